@@ -1,0 +1,56 @@
+/*
+ * main.c: the deskhook command line: dispatches to a subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/yamltree.h"
+
+static void dh__usage(FILE *f)
+{
+    fprintf(f,
+            "usage: deskhook <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  serve -c FILE     run the gateway (--listen, --admin-listen, --store override "
+            "the file)\n"
+            "  check -c FILE     validate a configuration file; exits 1 listing every problem\n"
+            "  version           print the version\n"
+            "\n"
+            "Run 'deskhook <command> --help' for a command's options.\n");
+}
+
+void dh_cli_print_errors(const struct dh_errlist *el)
+{
+    for (size_t i = 0; i < el->n; i++)
+        fprintf(stderr, "%s\n", el->lines[i]);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        dh__usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return dh_cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return dh_cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            printf("usage: deskhook version\n\nPrints the version of this deskhook.\n");
+            return 0;
+        }
+        printf("deskhook %s\n", DH_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        dh__usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "deskhook: unknown command \"%s\"\n\n", cmd);
+    dh__usage(stderr);
+    return 2;
+}

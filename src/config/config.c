@@ -1,0 +1,726 @@
+/*
+ * config.c: the option table and the loader (config.h).
+ *
+ * Every scalar option lives in one table: its dotted name, type, bounds,
+ * default and help. The loader walks the YAML tree against the table, so an
+ * unknown key, a bare number where a unit belongs or an out-of-range value
+ * is reported with its line, and every problem in the file is reported at
+ * once. Structured keys (sources, auth) have small hand-written walkers that
+ * reuse the same scalar parsers.
+ */
+#include "config/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/units.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#define DH_CONFIG_MAX_FILE (4u << 20)
+
+enum dh__opt_type {
+    DH_OPT_STR,
+    DH_OPT_SECRET, /* a string that must not be empty */
+    DH_OPT_ADDR,   /* HOST:PORT */
+    DH_OPT_DURATION,
+    DH_OPT_SIZE,
+    DH_OPT_UINT,
+    DH_OPT_BOOL,
+    DH_OPT_RATE,
+    DH_OPT_STRLIST,
+    DH_OPT_LOGLEVEL,
+};
+
+struct dh__opt {
+    const char *name;
+    enum dh__opt_type type;
+    size_t off;  /* char * / uint64_t / int / char ** */
+    size_t off2; /* DH_OPT_STRLIST: size_t count; DH_OPT_RATE: period */
+    uint64_t min, max;
+    const char *def; /* NULL: no default (absent stays unset) */
+    const char *help;
+};
+
+#define DH__C(field) offsetof(struct dh_config, field)
+#define DH__S(field) offsetof(struct dh_config_source, field)
+
+/* The top-level options. Sections (admin, log, limits) are dotted names. */
+static const struct dh__opt dh__global_opts[] = {
+    {"listen", DH_OPT_ADDR, DH__C(listen), 0, 0, 0, "127.0.0.1:8080",
+     "public listener for webhooks and /health"},
+    {"admin.listen", DH_OPT_ADDR, DH__C(admin_listen), 0, 0, 0, "127.0.0.1:8081",
+     "admin API listener (keep it on loopback or a private network)"},
+    {"admin.token", DH_OPT_SECRET, DH__C(admin_token), 0, 0, 0, NULL,
+     "bearer token the admin API requires (required; `deskhook secret` makes one)"},
+    {"store", DH_OPT_STR, DH__C(store), 0, 0, 0, "sqlite:deskhook.db",
+     "where events are kept: sqlite:PATH"},
+    {"dedupe_window", DH_OPT_DURATION, DH__C(dedupe_window_ms), 0, 1000, 366ull * 86400000,
+     "24h", "how long a delivery is remembered to drop repeats"},
+    {"log.level", DH_OPT_LOGLEVEL, DH__C(log_level), 0, 0, 0, "info", "debug, info, warn or error"},
+    {"log.access", DH_OPT_BOOL, DH__C(log_access), 0, 0, 0, "true",
+     "one log line per webhook request"},
+    {"limits.max_connections", DH_OPT_UINT, DH__C(max_connections), 0, 16, 1000000, "10000",
+     "concurrent connections on the public listener"},
+    {"limits.http_threads", DH_OPT_UINT, DH__C(http_threads), 0, 1, 64, "1",
+     "event-loop threads of the public listener"},
+    {"limits.request_timeout", DH_OPT_DURATION, DH__C(request_timeout_ms), 0, 100, 3600000,
+     "30s", "a request must arrive whole within this time"},
+    {"limits.idle_timeout", DH_OPT_DURATION, DH__C(idle_timeout_ms), 0, 1000, 3600000, "60s",
+     "an idle keep-alive connection is closed after this time"},
+    {"limits.max_header_bytes", DH_OPT_SIZE, DH__C(max_header_bytes), 0, 4096, 1u << 20, "32KiB",
+     "memory for one request's headers"},
+    {"limits.max_json_depth", DH_OPT_UINT, DH__C(max_json_depth), 0, 2, 1000, "64",
+     "deepest nesting a JSON body may have"},
+    {"limits.commit_max_batch", DH_OPT_UINT, DH__C(commit_max_batch), 0, 1, 100000, "4096",
+     "most events committed in one transaction"},
+    {"limits.shutdown_timeout", DH_OPT_DURATION, DH__C(shutdown_timeout_ms), 0, 100, 600000,
+     "10s", "how long a stop waits for requests in flight"},
+};
+
+/* The options of one source. */
+static const struct dh__opt dh__source_opts[] = {
+    {"name", DH_OPT_STR, DH__S(name), 0, 0, 0, NULL,
+     "unique name; webhooks arrive at /webhooks/NAME"},
+    {"preset", DH_OPT_STR, DH__S(preset), 0, 0, 0, "generic",
+     "provider preset: how payloads map to the ticket model"},
+    {"paths", DH_OPT_STRLIST, DH__S(paths), DH__S(npaths), 0, 0, NULL,
+     "extra paths the source is also mounted on"},
+    {"default_event", DH_OPT_STR, DH__S(default_event), 0, 0, 0, NULL,
+     "event type when neither path nor payload gives one"},
+    {"max_body", DH_OPT_SIZE, DH__S(max_body), 0, 16, 64u << 20, "1MiB",
+     "largest body accepted (413 above)"},
+    {"dedupe_window", DH_OPT_DURATION, DH__S(dedupe_window_ms), 0, 1000, 366ull * 86400000,
+     NULL, "overrides the global dedupe_window for this source"},
+    {"rate_limit", DH_OPT_RATE, DH__S(rate_count), DH__S(rate_period_ms), 0, 0, NULL,
+     "token bucket, e.g. 100/60s (429 above)"},
+    {"required", DH_OPT_STRLIST, DH__S(required), DH__S(nrequired), 0, 0, NULL,
+     "ticket-model fields that must be present (400 missing_field)"},
+};
+
+#define DH__NOPTS(t) (sizeof(t) / sizeof((t)[0]))
+
+struct dh__loader {
+    const char *file;
+    struct dh_errlist *el;
+};
+
+static const char *dh__type_name(enum dh__opt_type t)
+{
+    switch (t) {
+    case DH_OPT_DURATION:
+        return "duration";
+    case DH_OPT_SIZE:
+        return "size";
+    case DH_OPT_UINT:
+        return "number";
+    case DH_OPT_BOOL:
+        return "true/false";
+    case DH_OPT_RATE:
+        return "rate";
+    case DH_OPT_STRLIST:
+        return "list";
+    case DH_OPT_ADDR:
+        return "host:port";
+    default:
+        return "string";
+    }
+}
+
+int dh_config_split_addr(const char *s, char *host, size_t hostlen, unsigned *port)
+{
+    const char *colon;
+    char *end = NULL;
+    unsigned long p;
+    size_t hl;
+
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (rb == NULL || rb[1] != ':')
+            return -EINVAL;
+        hl = (size_t)(rb - s - 1);
+        s++;
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return -EINVAL;
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -EINVAL;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    errno = 0;
+    p = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || end == colon + 1 || p > 65535)
+        return -EINVAL;
+    *port = (unsigned)p;
+    return 0;
+}
+
+/* Parses one scalar (or list) into base+opt->off. line < 0: a default. */
+static void dh__set_opt(struct dh__loader *L, const struct dh__opt *o, void *base,
+                        const struct dh_ynode *v)
+{
+    char err[256] = "";
+    char *p = (char *)base + o->off;
+    int line = v->line;
+
+    if (o->type == DH_OPT_STRLIST) {
+        char ***list = (char ***)p;
+        size_t *cnt = (size_t *)((char *)base + o->off2);
+        if (v->kind == DH_Y_SCALAR && !v->plain_null) {
+            *list = dh_calloc(1, sizeof(char *));
+            (*list)[0] = dh_strdup(v->value);
+            *cnt = 1;
+            return;
+        }
+        if (v->kind != DH_Y_SEQ) {
+            dh_errlist_add(L->el, L->file, line, "%s must be a list", o->name);
+            return;
+        }
+        *list = dh_calloc(v->n ? v->n : 1, sizeof(char *));
+        *cnt = 0;
+        for (size_t i = 0; i < v->n; i++) {
+            if (v->items[i]->kind != DH_Y_SCALAR) {
+                dh_errlist_add(L->el, L->file, v->items[i]->line, "%s: items must be strings",
+                               o->name);
+                continue;
+            }
+            (*list)[(*cnt)++] = dh_strdup(v->items[i]->value);
+        }
+        return;
+    }
+    if (v->kind != DH_Y_SCALAR) {
+        dh_errlist_add(L->el, L->file, line, "%s must be a %s, not a %s", o->name,
+                       dh__type_name(o->type), v->kind == DH_Y_MAP ? "map" : "list");
+        return;
+    }
+    const char *s = v->value;
+    switch (o->type) {
+    case DH_OPT_STR:
+    case DH_OPT_SECRET:
+        if (o->type == DH_OPT_SECRET && s[0] == '\0') {
+            dh_errlist_add(L->el, L->file, line, "%s is empty: a secret must not be empty",
+                           o->name);
+            return;
+        }
+        free(*(char **)p);
+        *(char **)p = dh_strdup(s);
+        return;
+    case DH_OPT_ADDR: {
+        char host[256];
+        unsigned port;
+        if (dh_config_split_addr(s, host, sizeof(host), &port) < 0) {
+            dh_errlist_add(L->el, L->file, line, "%s: \"%s\" is not HOST:PORT", o->name, s);
+            return;
+        }
+        free(*(char **)p);
+        *(char **)p = dh_strdup(s);
+        return;
+    }
+    case DH_OPT_LOGLEVEL: {
+        enum dh_log_level lv;
+        if (dh_log_parse_level(s, &lv) < 0) {
+            dh_errlist_add(L->el, L->file, line, "%s: \"%s\" is not debug, info, warn or error",
+                           o->name, s);
+            return;
+        }
+        free(*(char **)p);
+        *(char **)p = dh_strdup(s);
+        return;
+    }
+    case DH_OPT_BOOL:
+        if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)
+            *(int *)p = 1;
+        else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0)
+            *(int *)p = 0;
+        else
+            dh_errlist_add(L->el, L->file, line, "%s: \"%s\" is not true or false", o->name, s);
+        return;
+    case DH_OPT_RATE: {
+        uint64_t count, period;
+        if (dh_units_parse_rate(s, &count, &period, err, sizeof(err)) < 0) {
+            dh_errlist_add(L->el, L->file, line, "%s: %s", o->name, err);
+            return;
+        }
+        *(uint64_t *)p = count;
+        *(uint64_t *)((char *)base + o->off2) = period;
+        return;
+    }
+    case DH_OPT_DURATION:
+    case DH_OPT_SIZE:
+    case DH_OPT_UINT: {
+        uint64_t val;
+        int rc;
+        if (o->type == DH_OPT_DURATION) {
+            rc = dh_units_parse_duration(s, &val, err, sizeof(err));
+        } else if (o->type == DH_OPT_SIZE) {
+            rc = dh_units_parse_size(s, &val, err, sizeof(err));
+        } else {
+            char *end = NULL;
+            errno = 0;
+            val = strtoull(s, &end, 10);
+            rc = (errno != 0 || end == s || *end != '\0' || s[0] == '-') ? -EINVAL : 0;
+            if (rc < 0)
+                snprintf(err, sizeof(err), "\"%s\" is not a whole number", s);
+        }
+        if (rc < 0) {
+            dh_errlist_add(L->el, L->file, line, "%s: %s", o->name, err);
+            return;
+        }
+        if ((o->min && val < o->min) || (o->max && val > o->max)) {
+            dh_errlist_add(L->el, L->file, line, "%s: %s is out of range (%llu to %llu%s)",
+                           o->name, s, (unsigned long long)o->min, (unsigned long long)o->max,
+                           o->type == DH_OPT_DURATION ? " ms"
+                           : o->type == DH_OPT_SIZE   ? " bytes"
+                                                      : "");
+            return;
+        }
+        *(uint64_t *)p = val;
+        return;
+    }
+    case DH_OPT_STRLIST:
+        return;
+    }
+}
+
+static void dh__apply_defaults(struct dh__loader *L, const struct dh__opt *opts, size_t n,
+                               void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (opts[i].def == NULL)
+            continue;
+        struct dh_ynode v = {.kind = DH_Y_SCALAR, .line = 0, .value = (char *)opts[i].def};
+        dh__set_opt(L, &opts[i], base, &v);
+    }
+}
+
+static const struct dh__opt *dh__find_opt(const struct dh__opt *opts, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static int dh__is_section(const struct dh__opt *opts, size_t n, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(opts[i].name, prefix, pl) == 0 && opts[i].name[pl] == '.')
+            return 1;
+    return 0;
+}
+
+/* A key the table does not know; returns 1 when the caller handled it. */
+typedef int (*dh__special_fn)(struct dh__loader *L, void *base, const char *key,
+                              const struct dh_ynode *v);
+
+static void dh__walk(struct dh__loader *L, const struct dh__opt *opts, size_t nopts, void *base,
+                     const struct dh_ynode *map, const char *prefix, dh__special_fn special)
+{
+    char name[256];
+
+    for (size_t i = 0; i < map->n; i++) {
+        const char *key = map->keys[i]->value;
+        const struct dh_ynode *v = map->items[i];
+        snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        const struct dh__opt *o = dh__find_opt(opts, nopts, name);
+        if (o != NULL) {
+            if (v->kind == DH_Y_SCALAR && v->plain_null && o->def == NULL &&
+                o->type != DH_OPT_SECRET)
+                continue; /* "key:" with nothing: leave unset */
+            dh__set_opt(L, o, base, v);
+        } else if (dh__is_section(opts, nopts, name)) {
+            if (v->kind != DH_Y_MAP)
+                dh_errlist_add(L->el, L->file, v->line, "%s must be a map", name);
+            else
+                dh__walk(L, opts, nopts, base, v, name, special);
+        } else if (special == NULL || !special(L, base, name, v)) {
+            dh_errlist_add(L->el, L->file, map->keys[i]->line, "unknown key \"%s\"", name);
+        }
+    }
+}
+
+/* ---- auth ---- */
+
+static char **dh__strlist(struct dh__loader *L, const struct dh_ynode *v, const char *what,
+                          size_t *n)
+{
+    char **out;
+
+    *n = 0;
+    if (v == NULL || v->kind != DH_Y_SEQ || v->n == 0) {
+        dh_errlist_add(L->el, L->file, v ? v->line : 0, "%s must be a non-empty list", what);
+        return NULL;
+    }
+    out = dh_calloc(v->n, sizeof(char *));
+    for (size_t i = 0; i < v->n; i++) {
+        const struct dh_ynode *it = v->items[i];
+        if (it->kind != DH_Y_SCALAR || it->value[0] == '\0') {
+            dh_errlist_add(L->el, L->file, it->line,
+                           "%s: item %zu is empty; secrets and tokens must not be empty", what,
+                           i + 1);
+            continue;
+        }
+        out[(*n)++] = dh_strdup(it->value);
+    }
+    return out;
+}
+
+static void dh__check_keys(struct dh__loader *L, const struct dh_ynode *m, const char *scheme,
+                           const char *const *known)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        int ok = 0;
+        for (const char *const *k = known; *k != NULL; k++)
+            ok |= strcmp(m->keys[i]->value, *k) == 0;
+        if (!ok)
+            dh_errlist_add(L->el, L->file, m->keys[i]->line, "auth.%s: unknown key \"%s\"",
+                           scheme, m->keys[i]->value);
+    }
+}
+
+static const char *dh__scalar(const struct dh_ynode *m, const char *key, const char *def)
+{
+    const struct dh_ynode *v = dh_ytree_get(m, key);
+    return (v != NULL && v->kind == DH_Y_SCALAR) ? v->value : def;
+}
+
+static void dh__parse_auth(struct dh__loader *L, struct dh_config_source *s,
+                           const struct dh_ynode *v)
+{
+    static const char *const hmac_keys[] = {"header", "algorithm", "encoding", "prefix",
+                                            "secrets", NULL};
+    static const char *const bearer_keys[] = {"tokens", NULL};
+    static const char *const header_keys[] = {"name", "tokens", NULL};
+    static const char *const basic_keys[] = {"users", NULL};
+
+    if (v->kind == DH_Y_SCALAR) {
+        if (strcmp(v->value, "none") == 0)
+            s->auth.none = 1;
+        else
+            dh_errlist_add(L->el, L->file, v->line,
+                           "auth must be the word none or a map of schemes, not \"%s\"",
+                           v->value);
+        return;
+    }
+    if (v->kind != DH_Y_MAP || v->n == 0) {
+        dh_errlist_add(L->el, L->file, v->line,
+                       "auth must be the word none or a map of schemes (hmac, bearer, basic, "
+                       "header)");
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const char *scheme = v->keys[i]->value;
+        const struct dh_ynode *m = v->items[i];
+        if (m->kind != DH_Y_MAP) {
+            dh_errlist_add(L->el, L->file, m->line, "auth.%s must be a map of settings", scheme);
+            continue;
+        }
+        if (strcmp(scheme, "hmac") == 0) {
+            struct dh_config_hmac *h = dh_new(struct dh_config_hmac);
+            dh__check_keys(L, m, scheme, hmac_keys);
+            h->header = dh_strdup(dh__scalar(m, "header", "X-Webhook-Signature"));
+            h->algorithm = dh_strdup(dh__scalar(m, "algorithm", "sha256"));
+            h->encoding = dh_strdup(dh__scalar(m, "encoding", "hex"));
+            h->prefix = dh_strdup(dh__scalar(m, "prefix", NULL));
+            if (strcmp(h->algorithm, "sha1") && strcmp(h->algorithm, "sha256") &&
+                strcmp(h->algorithm, "sha512"))
+                dh_errlist_add(L->el, L->file, dh_ytree_get(m, "algorithm")->line,
+                               "auth.hmac.algorithm: \"%s\" is not sha1, sha256 or sha512",
+                               h->algorithm);
+            if (strcmp(h->encoding, "hex") && strcmp(h->encoding, "base64"))
+                dh_errlist_add(L->el, L->file, dh_ytree_get(m, "encoding")->line,
+                               "auth.hmac.encoding: \"%s\" is not hex or base64", h->encoding);
+            const struct dh_ynode *sec = dh_ytree_get(m, "secrets");
+            if (sec == NULL)
+                dh_errlist_add(L->el, L->file, m->line, "auth.hmac needs secrets: [...]");
+            else
+                h->secrets = dh__strlist(L, sec, "auth.hmac.secrets", &h->nsecrets);
+            s->auth.hmac = h;
+        } else if (strcmp(scheme, "bearer") == 0 || strcmp(scheme, "header") == 0) {
+            struct dh_config_tokens *t = dh_new(struct dh_config_tokens);
+            int is_header = scheme[0] == 'h';
+            dh__check_keys(L, m, scheme, is_header ? header_keys : bearer_keys);
+            if (is_header) {
+                t->name = dh_strdup(dh__scalar(m, "name", NULL));
+                if (t->name == NULL || t->name[0] == '\0')
+                    dh_errlist_add(L->el, L->file, m->line,
+                                   "auth.header needs name: (the header carrying the token)");
+                s->auth.header = t;
+            } else {
+                s->auth.bearer = t;
+            }
+            const struct dh_ynode *tok = dh_ytree_get(m, "tokens");
+            if (tok == NULL)
+                dh_errlist_add(L->el, L->file, m->line, "auth.%s needs tokens: [...]", scheme);
+            else
+                t->tokens = dh__strlist(L, tok, is_header ? "auth.header.tokens"
+                                                          : "auth.bearer.tokens",
+                                        &t->ntokens);
+        } else if (strcmp(scheme, "basic") == 0) {
+            const struct dh_ynode *u = dh_ytree_get(m, "users");
+            dh__check_keys(L, m, scheme, basic_keys);
+            if (u == NULL || u->kind != DH_Y_MAP || u->n == 0) {
+                dh_errlist_add(L->el, L->file, m->line,
+                               "auth.basic needs users: {name: password, ...}");
+                continue;
+            }
+            s->auth.basic_users = dh_calloc(u->n, sizeof(char *));
+            for (size_t k = 0; k < u->n; k++) {
+                if (u->items[k]->kind != DH_Y_SCALAR || u->items[k]->value[0] == '\0' ||
+                    strchr(u->keys[k]->value, ':') != NULL) {
+                    dh_errlist_add(L->el, L->file, u->keys[k]->line,
+                                   "auth.basic.users: \"%s\" needs a non-empty password and a "
+                                   "name without ':'",
+                                   u->keys[k]->value);
+                    continue;
+                }
+                s->auth.basic_users[s->auth.nbasic++] =
+                    dh_asprintf("%s:%s", u->keys[k]->value, u->items[k]->value);
+            }
+        } else {
+            dh_errlist_add(L->el, L->file, v->keys[i]->line,
+                           "auth scheme \"%s\" is not known (this version has hmac, bearer, "
+                           "basic and header)",
+                           scheme);
+        }
+    }
+}
+
+static int dh__source_special(struct dh__loader *L, void *base, const char *key,
+                              const struct dh_ynode *v)
+{
+    struct dh_config_source *s = base;
+    if (strcmp(key, "auth") == 0) {
+        dh__parse_auth(L, s, v);
+        return 1;
+    }
+    return 0;
+}
+
+static int dh__valid_name(const char *s)
+{
+    if (s[0] == '\0' || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+            return 0;
+    return 1;
+}
+
+static void dh__parse_sources(struct dh__loader *L, struct dh_config *c, const struct dh_ynode *v)
+{
+    if (v->kind != DH_Y_SEQ) {
+        dh_errlist_add(L->el, L->file, v->line, "sources must be a list");
+        return;
+    }
+    c->sources = dh_calloc(v->n ? v->n : 1, sizeof(*c->sources));
+    for (size_t i = 0; i < v->n; i++) {
+        const struct dh_ynode *m = v->items[i];
+        struct dh_config_source *s = &c->sources[c->nsources];
+        if (m->kind != DH_Y_MAP) {
+            dh_errlist_add(L->el, L->file, m->line, "each source must be a map");
+            continue;
+        }
+        c->nsources++;
+        s->line = m->line;
+        dh__apply_defaults(L, dh__source_opts, DH__NOPTS(dh__source_opts), s);
+        dh__walk(L, dh__source_opts, DH__NOPTS(dh__source_opts), s, m, "", dh__source_special);
+        const struct dh_ynode *pn = dh_ytree_get(m, "preset");
+        s->preset_line = pn ? pn->line : m->line;
+        const struct dh_ynode *rn = dh_ytree_get(m, "required");
+        s->required_line = rn ? rn->line : m->line;
+
+        if (s->name == NULL) {
+            dh_errlist_add(L->el, L->file, m->line, "a source needs a name");
+            continue;
+        }
+        if (!dh__valid_name(s->name))
+            dh_errlist_add(L->el, L->file, dh_ytree_get(m, "name")->line,
+                           "source name \"%s\" may use only a-z, 0-9, '-' and '_' (64 at most)",
+                           s->name);
+        for (size_t j = 0; j + 1 < c->nsources; j++)
+            if (c->sources[j].name && strcmp(c->sources[j].name, s->name) == 0)
+                dh_errlist_add(L->el, L->file, m->line, "source \"%s\" is defined twice",
+                               s->name);
+        if (dh_ytree_get(m, "auth") == NULL)
+            dh_errlist_add(L->el, L->file, m->line,
+                           "source \"%s\" has no auth: say auth: none to accept unauthenticated "
+                           "webhooks, or name a scheme",
+                           s->name);
+        for (size_t p = 0; p < s->npaths; p++) {
+            const char *path = s->paths[p];
+            int line = dh_ytree_get(m, "paths")->line;
+            if (path[0] != '/' || strchr(path, '?') != NULL || strlen(path) > 256)
+                dh_errlist_add(L->el, L->file, line,
+                               "paths: \"%s\" must start with / and have no query", path);
+            else if (strncmp(path, "/webhooks/", 10) == 0 || strncmp(path, "/api/", 5) == 0 ||
+                     strcmp(path, "/health") == 0)
+                dh_errlist_add(L->el, L->file, line,
+                               "paths: \"%s\" is reserved by the gateway", path);
+            for (size_t j = 0; j < c->nsources; j++)
+                for (size_t q = 0; q < c->sources[j].npaths; q++)
+                    if ((j != c->nsources - 1 || q < p) &&
+                        strcmp(c->sources[j].paths[q], path) == 0)
+                        dh_errlist_add(L->el, L->file, line, "paths: \"%s\" is mounted twice",
+                                       path);
+        }
+    }
+}
+
+static int dh__global_special(struct dh__loader *L, void *base, const char *key,
+                              const struct dh_ynode *v)
+{
+    if (strcmp(key, "sources") == 0) {
+        dh__parse_sources(L, base, v);
+        return 1;
+    }
+    return 0;
+}
+
+int dh_config_load(const char *path, struct dh_config **out, struct dh_errlist *el)
+{
+    struct dh__loader L = {path, el};
+    struct dh_config *c = NULL;
+    struct dh_ynode *root = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    size_t nerr_before = el->n;
+    FILE *f = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        rc = -errno;
+        dh_errlist_add(el, path, 0, "cannot open: %s", strerror(errno));
+        goto out;
+    }
+    text = dh_malloc(DH_CONFIG_MAX_FILE + 1);
+    len = fread(text, 1, DH_CONFIG_MAX_FILE + 1, f);
+    if (len > DH_CONFIG_MAX_FILE) {
+        dh_errlist_add(el, path, 0, "the file is larger than 4 MiB");
+        rc = DH_E_CONFIG;
+        goto out;
+    }
+    rc = dh_ytree_parse(path, text, len, &root, el);
+    if (rc < 0)
+        goto out;
+    if (root->kind != DH_Y_MAP) {
+        dh_errlist_add(el, path, root->line, "the top level must be a map of settings");
+        rc = DH_E_CONFIG;
+        goto out;
+    }
+    c = dh_new(struct dh_config);
+    c->file = dh_strdup(path);
+    dh__apply_defaults(&L, dh__global_opts, DH__NOPTS(dh__global_opts), c);
+    dh__walk(&L, dh__global_opts, DH__NOPTS(dh__global_opts), c, root, "", dh__global_special);
+    if (c->admin_token == NULL && dh_ytree_get(dh_ytree_get(root, "admin"), "token") == NULL)
+        dh_errlist_add(el, path, root->line,
+                       "admin.token is required (for example token: \"${DESKHOOK_ADMIN_TOKEN}\")");
+    if (c->store != NULL && strncmp(c->store, "sqlite:", 7) != 0) {
+        const struct dh_ynode *sn = dh_ytree_get(root, "store");
+        dh_errlist_add(el, path, sn ? sn->line : 0,
+                       "store: \"%s\" is not supported (use sqlite:PATH)", c->store);
+    }
+    if (c->nsources == 0)
+        dh_errlist_add(el, path, root->line, "no sources: add at least one under sources:");
+    if (el->n > nerr_before)
+        rc = DH_E_CONFIG;
+out:
+    if (f != NULL)
+        fclose(f);
+    free(text);
+    dh_ytree_free(root);
+    if (rc < 0) {
+        dh_config_free(c);
+        c = NULL;
+    }
+    *out = c;
+    return rc;
+}
+
+static void dh__free_list(char **l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(l[i]);
+    free(l);
+}
+
+static void dh__free_tokens(struct dh_config_tokens *t)
+{
+    if (t == NULL)
+        return;
+    free(t->name);
+    dh__free_list(t->tokens, t->ntokens);
+    free(t);
+}
+
+void dh_config_free(struct dh_config *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nsources; i++) {
+        struct dh_config_source *s = &c->sources[i];
+        free(s->name);
+        free(s->preset);
+        free(s->default_event);
+        dh__free_list(s->paths, s->npaths);
+        dh__free_list(s->required, s->nrequired);
+        if (s->auth.hmac != NULL) {
+            free(s->auth.hmac->header);
+            free(s->auth.hmac->algorithm);
+            free(s->auth.hmac->encoding);
+            free(s->auth.hmac->prefix);
+            dh__free_list(s->auth.hmac->secrets, s->auth.hmac->nsecrets);
+            free(s->auth.hmac);
+        }
+        dh__free_tokens(s->auth.bearer);
+        dh__free_tokens(s->auth.header);
+        dh__free_list(s->auth.basic_users, s->auth.nbasic);
+    }
+    free(c->sources);
+    free(c->file);
+    free(c->listen);
+    free(c->admin_listen);
+    free(c->admin_token);
+    free(c->store);
+    free(c->log_level);
+    free(c);
+}
+
+const struct dh_config_source *dh_config_source(const struct dh_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nsources; i++)
+        if (c->sources[i].name != NULL && strcmp(c->sources[i].name, name) == 0)
+            return &c->sources[i];
+    return NULL;
+}
+
+static void dh__print_table(const struct dh__opt *opts, size_t n)
+{
+    printf("| key | type | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++)
+        printf("| `%s` | %s | %s | %s |\n", opts[i].name, dh__type_name(opts[i].type),
+               opts[i].def ? opts[i].def : "—", opts[i].help);
+}
+
+void dh_config_print_reference(void)
+{
+    printf("## Top-level keys\n\n");
+    dh__print_table(dh__global_opts, DH__NOPTS(dh__global_opts));
+    printf("\n## Keys of each entry under `sources:`\n\n");
+    dh__print_table(dh__source_opts, DH__NOPTS(dh__source_opts));
+    printf("\n`auth` is `none` or a map of schemes, all of which must pass:\n"
+           "`hmac: {header, algorithm: sha1|sha256|sha512, encoding: hex|base64, prefix, "
+           "secrets: [...]}`,\n`bearer: {tokens: [...]}`, `basic: {users: {name: password}}`, "
+           "`header: {name, tokens: [...]}`.\n");
+}

@@ -1,0 +1,96 @@
+/*
+ * config.h: the gateway's configuration, loaded from one YAML file.
+ *
+ * One option table (config.c) names every scalar key with its type, bounds,
+ * default and help; it drives parsing, `deskhook check` and the reference in
+ * docs/configuration.md. Loading collects every problem with file:line
+ * instead of stopping at the first. A loaded config is immutable and shared
+ * read-only by all threads.
+ */
+#ifndef DH_CONFIG_H
+#define DH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/yamltree.h"
+
+struct dh_config_hmac {
+    char *header;    /* e.g. X-Webhook-Signature */
+    char *algorithm; /* sha1 | sha256 | sha512 */
+    char *encoding;  /* hex | base64 */
+    char *prefix;    /* optional, e.g. "sha256=" (also accepted when absent) */
+    char **secrets;
+    size_t nsecrets;
+};
+
+struct dh_config_tokens {
+    char *name; /* header name, for the `header` scheme */
+    char **tokens;
+    size_t ntokens;
+};
+
+struct dh_config_auth {
+    int none; /* `auth: none` written explicitly */
+    struct dh_config_hmac *hmac;
+    struct dh_config_tokens *bearer;
+    struct dh_config_tokens *header;
+    char **basic_users; /* "name:password" pairs */
+    size_t nbasic;
+};
+
+struct dh_config_source {
+    int line;
+    char *name;
+    char *preset;
+    int preset_line;
+    int required_line;
+    char **paths;
+    size_t npaths;
+    char *default_event;
+    uint64_t max_body;
+    uint64_t dedupe_window_ms; /* 0: use the global one */
+    uint64_t rate_count;       /* 0: unlimited */
+    uint64_t rate_period_ms;
+    char **required;
+    size_t nrequired;
+    struct dh_config_auth auth;
+};
+
+struct dh_config {
+    char *file;
+    char *listen;
+    char *admin_listen;
+    char *admin_token;
+    char *store;
+    uint64_t dedupe_window_ms;
+    char *log_level;
+    int log_access;
+    uint64_t max_connections;
+    uint64_t http_threads;
+    uint64_t request_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t max_header_bytes;
+    uint64_t max_json_depth;
+    uint64_t commit_max_batch;
+    uint64_t shutdown_timeout_ms;
+    struct dh_config_source *sources;
+    size_t nsources;
+};
+
+/* Loads and validates path. Returns 0 and *out, or DH_E_CONFIG with every
+ * problem added to el (and *out NULL). Other negative codes: the file could
+ * not be read (also added to el). */
+int dh_config_load(const char *path, struct dh_config **out, struct dh_errlist *el);
+/* Frees a config; NULL is fine. */
+void dh_config_free(struct dh_config *c);
+/* Finds a source by name; NULL when absent. */
+const struct dh_config_source *dh_config_source(const struct dh_config *c, const char *name);
+/* Splits "host:port" or "[v6]:port" into host (hostlen bytes) and port;
+ * returns 0 or -EINVAL. */
+int dh_config_split_addr(const char *s, char *host, size_t hostlen, unsigned *port);
+/* Writes the option reference (Markdown) to stdout: the same table that
+ * drives the parser. */
+void dh_config_print_reference(void);
+
+#endif

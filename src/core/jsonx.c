@@ -1,0 +1,136 @@
+/*
+ * jsonx.c: jansson helpers (jsonx.h).
+ */
+#include "core/jsonx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+static json_t *dh__child(json_t *node, const char *seg, size_t n)
+{
+    char key[256];
+
+    if (n >= sizeof(key))
+        return NULL;
+    memcpy(key, seg, n);
+    key[n] = '\0';
+    if (json_is_object(node))
+        return json_object_get(node, key);
+    if (json_is_array(node)) {
+        char *end = NULL;
+        unsigned long idx;
+        if (n == 0 || key[0] < '0' || key[0] > '9')
+            return NULL;
+        idx = strtoul(key, &end, 10);
+        if (*end != '\0')
+            return NULL;
+        return json_array_get(node, idx);
+    }
+    return NULL;
+}
+
+json_t *dh_json_get_path(json_t *root, const char *path)
+{
+    json_t *node = root;
+    const char *seg = path;
+
+    while (node != NULL) {
+        const char *dot = strchr(seg, '.');
+        size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
+        node = dh__child(node, seg, n);
+        if (dot == NULL)
+            return node;
+        seg = dot + 1;
+    }
+    return NULL;
+}
+
+int dh_json_set_path(json_t *root, const char *path, json_t *val)
+{
+    json_t *node = root;
+    const char *seg = path;
+    char key[256];
+
+    for (;;) {
+        const char *dot = strchr(seg, '.');
+        size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
+        if (!json_is_object(node) || n == 0 || n >= sizeof(key)) {
+            json_decref(val);
+            return -EINVAL;
+        }
+        memcpy(key, seg, n);
+        key[n] = '\0';
+        if (dot == NULL)
+            return json_object_set_new(node, key, val) == 0 ? 0 : -EINVAL;
+        json_t *next = json_object_get(node, key);
+        if (next == NULL) {
+            next = json_object();
+            json_object_set_new(node, key, next);
+        }
+        node = next;
+        seg = dot + 1;
+    }
+}
+
+int dh_json_check_depth(const char *buf, size_t len, int max, char *err, size_t errlen)
+{
+    int depth = 0;
+    int in_str = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max) {
+                snprintf(err, errlen, "nesting deeper than %d levels at byte %zu", max, i);
+                return DH_E_INVALID_JSON;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+char *dh_json_scalar_string(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return dh_strndup(json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return dh_asprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        if (d == (double)(long long)d && d > -1e15 && d < 1e15)
+            return dh_asprintf("%lld", (long long)d);
+        return dh_asprintf("%.15g", d);
+    }
+    case JSON_TRUE:
+        return dh_strdup("true");
+    case JSON_FALSE:
+        return dh_strdup("false");
+    default:
+        return NULL;
+    }
+}
+
+char *dh_json_dump(const json_t *v)
+{
+    char *s = json_dumps(v, DH_JSON_DUMP_FLAGS);
+    if (s == NULL)
+        s = dh_strdup("null");
+    return s;
+}

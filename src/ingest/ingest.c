@@ -1,0 +1,315 @@
+/*
+ * ingest.c: routing, checks and record building for inbound webhooks
+ * (ingest.h).
+ */
+#include "ingest/ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "core/jsonx.h"
+#include "ingest/normalize.h"
+
+#define DH__DELIVERY_ID_MAX 256
+
+int dh_ingest_new(const struct dh_config *c, struct dh_ingest **out, struct dh_errlist *el)
+{
+    struct dh_ingest *in = dh_new(struct dh_ingest);
+    char names[256];
+    size_t before = el->n;
+
+    dh_preset_names(names, sizeof(names));
+    in->max_json_depth = (int)c->max_json_depth;
+    in->sources = dh_calloc(c->nsources ? c->nsources : 1, sizeof(*in->sources));
+    for (size_t i = 0; i < c->nsources; i++) {
+        const struct dh_config_source *cs = &c->sources[i];
+        struct dh_ingest_source *s = &in->sources[in->nsources++];
+        char err[256] = "";
+
+        s->cfg = cs;
+        s->preset = dh_preset_find(cs->preset);
+        if (s->preset == NULL) {
+            dh_errlist_add(el, c->file, cs->preset_line,
+                           "preset \"%s\" is not known (known presets: %s)", cs->preset, names);
+            continue;
+        }
+        if (dh_auth_build(&cs->auth, &s->auth, err, sizeof(err)) < 0)
+            dh_errlist_add(el, c->file, cs->line, "source %s: %s", cs->name, err);
+        s->dedupe_window_ms = cs->dedupe_window_ms ? cs->dedupe_window_ms : c->dedupe_window_ms;
+        if (cs->rate_count > 0) {
+            s->has_rate_limit = 1;
+            dh_ratelimit_init(&s->rl, cs->rate_count, cs->rate_period_ms);
+        }
+        s->required = dh_calloc(s->preset->nrequired + cs->nrequired + 1, sizeof(char *));
+        for (size_t k = 0; k < s->preset->nrequired; k++)
+            s->required[s->nrequired++] = s->preset->required[k];
+        for (size_t k = 0; k < cs->nrequired; k++) {
+            if (!dh_preset_known_field(cs->required[k]))
+                dh_errlist_add(el, c->file, cs->required_line,
+                               "required: \"%s\" is not a ticket-model field (for example "
+                               "ticket.subject, customer.email)",
+                               cs->required[k]);
+            s->required[s->nrequired++] = cs->required[k];
+        }
+    }
+    *out = in;
+    if (el->n > before) {
+        dh_ingest_free(in);
+        *out = NULL;
+        return DH_E_CONFIG;
+    }
+    return 0;
+}
+
+void dh_ingest_free(struct dh_ingest *in)
+{
+    if (in == NULL)
+        return;
+    for (size_t i = 0; i < in->nsources; i++) {
+        dh_auth_free(in->sources[i].auth);
+        if (in->sources[i].has_rate_limit)
+            dh_ratelimit_destroy(&in->sources[i].rl);
+        free(in->sources[i].required);
+    }
+    free(in->sources);
+    free(in);
+}
+
+/* Copies the segment of path at p up to '/' or the end into out. */
+static size_t dh__segment(const char *p, char *out, size_t outlen)
+{
+    size_t n = strcspn(p, "/");
+    if (n >= outlen)
+        return (size_t)-1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
+/* rest is what follows a source's mount: "", "/", "/{event-type}" or more. */
+static int dh__route_rest(const char *rest, char *event_type, size_t etlen)
+{
+    event_type[0] = '\0';
+    if (rest[0] == '\0' || strcmp(rest, "/") == 0)
+        return 0;
+    if (rest[0] != '/')
+        return DH_E_NOT_FOUND;
+    rest++;
+    size_t n = strcspn(rest, "/");
+    if (rest[n] == '/' && rest[n + 1] != '\0')
+        return DH_E_NOT_FOUND;
+    if (n >= etlen) {
+        return DH_E_INVALID_EVENT_TYPE;
+    }
+    memcpy(event_type, rest, n);
+    event_type[n] = '\0';
+    return dh_normalize_event_type_valid(event_type) ? 0 : DH_E_INVALID_EVENT_TYPE;
+}
+
+int dh_ingest_route(const struct dh_ingest *in, const char *path,
+                    const struct dh_ingest_source **src, char *event_type, size_t etlen)
+{
+    *src = NULL;
+    event_type[0] = '\0';
+    if (strncmp(path, "/webhooks/", 10) == 0) {
+        char name[80];
+        size_t n = dh__segment(path + 10, name, sizeof(name));
+        if (n == (size_t)-1 || n == 0)
+            return DH_E_UNKNOWN_SOURCE;
+        for (size_t i = 0; i < in->nsources; i++) {
+            if (strcmp(in->sources[i].cfg->name, name) == 0 && in->sources[i].preset != NULL) {
+                int rc = dh__route_rest(path + 10 + n, event_type, etlen);
+                if (rc == DH_E_NOT_FOUND)
+                    rc = DH_E_UNKNOWN_SOURCE;
+                if (rc == 0)
+                    *src = &in->sources[i];
+                return rc;
+            }
+        }
+        return DH_E_UNKNOWN_SOURCE;
+    }
+    for (size_t i = 0; i < in->nsources; i++) {
+        const struct dh_config_source *cs = in->sources[i].cfg;
+        for (size_t k = 0; k < cs->npaths; k++) {
+            size_t ml = strlen(cs->paths[k]);
+            while (ml > 1 && cs->paths[k][ml - 1] == '/')
+                ml--;
+            if (strncmp(path, cs->paths[k], ml) != 0 || (path[ml] != '\0' && path[ml] != '/'))
+                continue;
+            int rc = dh__route_rest(path + ml, event_type, etlen);
+            if (rc == 0)
+                *src = &in->sources[i];
+            if (rc != DH_E_NOT_FOUND)
+                return rc;
+        }
+    }
+    return DH_E_NOT_FOUND;
+}
+
+static int dh__is_json_type(const char *ct)
+{
+    size_t n;
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return 1;
+    /* application/<anything>+json, e.g. application/cloudevents+json */
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+int dh_ingest_check_headers(const struct dh_ingest_source *src, const char *content_type,
+                            int64_t content_length)
+{
+    /* Size before content type: the documented order. */
+    if (content_length >= 0 && (uint64_t)content_length > src->cfg->max_body)
+        return DH_E_TOO_LARGE;
+    if (!dh__is_json_type(content_type))
+        return DH_E_MEDIA_TYPE;
+    return 0;
+}
+
+static int dh__present(json_t *doc, const char *path)
+{
+    json_t *v = dh_json_get_path(doc, path);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_string(v) && json_string_length(v) == 0)
+        return 0;
+    return 1;
+}
+
+int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
+                      struct dh_event_rec *ev, struct dh_ingest_error *err)
+{
+    const struct dh_ingest_source *src = rq->src;
+    const struct dh_preset *p = src->preset;
+    json_t *payload = NULL, *doc = NULL;
+    json_error_t je;
+    const char *type = NULL;
+    char ts[40];
+    int rc;
+
+    err->message[0] = '\0';
+    err->retry_after_s = 0;
+    memset(ev, 0, sizeof(*ev));
+    ev->auth_index = -1;
+
+    rc = dh_auth_check(src->auth, rq->get_header, rq->hctx, rq->body, rq->len, &ev->auth_index,
+                       err->message, sizeof(err->message));
+    if (rc < 0)
+        goto out;
+
+    if (src->has_rate_limit) {
+        rc = dh_ratelimit_take((struct dh_ratelimit *)&src->rl, dh_clock_mono_ms(),
+                               &err->retry_after_s);
+        if (rc < 0) {
+            snprintf(err->message, sizeof(err->message),
+                     "source %s allows %llu requests per %llu ms; retry in %lld s",
+                     src->cfg->name, (unsigned long long)src->cfg->rate_count,
+                     (unsigned long long)src->cfg->rate_period_ms, (long long)err->retry_after_s);
+            goto out;
+        }
+    }
+
+    rc = dh_json_check_depth(rq->body, rq->len, in->max_json_depth, err->message,
+                             sizeof(err->message));
+    if (rc < 0)
+        goto out;
+    payload = json_loadb(rq->body, rq->len, JSON_ALLOW_NUL, &je);
+    if (payload == NULL) {
+        snprintf(err->message, sizeof(err->message), "invalid JSON at line %d, column %d: %s",
+                 je.line, je.column, je.text);
+        rc = DH_E_INVALID_JSON;
+        goto out;
+    }
+    if (!json_is_object(payload)) {
+        snprintf(err->message, sizeof(err->message),
+                 "the body must be a JSON object, not %s",
+                 json_is_array(payload) ? "an array" : "a scalar");
+        rc = DH_E_INVALID_JSON;
+        goto out;
+    }
+
+    /* The event type: path, provider header, payload, source default. */
+    if (rq->path_event_type[0] != '\0')
+        type = rq->path_event_type;
+    if (type == NULL && p->event_header != NULL) {
+        const char *h = rq->get_header(rq->hctx, p->event_header);
+        if (h != NULL && dh_normalize_event_type_valid(h))
+            type = h;
+    }
+    if (type == NULL)
+        type = dh_normalize_event_type(p, payload);
+    if (type == NULL)
+        type = src->cfg->default_event ? src->cfg->default_event : "ticket.created";
+
+    dh_id_new("evt", ev->id);
+    ev->received_ms = dh_clock_wall_ms();
+    dh_clock_format_iso(ev->received_ms, ts, sizeof(ts));
+
+    /* The dedupe key: the provider's delivery id, else the body's hash;
+     * scoped to the source either way. */
+    {
+        const char *did = p->delivery_id_header
+                              ? rq->get_header(rq->hctx, p->delivery_id_header)
+                              : NULL;
+        unsigned char d[32];
+        char hex[65];
+        int by_id = did != NULL && did[0] != '\0' && strlen(did) <= DH__DELIVERY_ID_MAX;
+        struct dh_iov parts[3] = {{src->cfg->name, strlen(src->cfg->name)},
+                                  {"\n", 1},
+                                  {by_id ? did : rq->body, by_id ? strlen(did) : rq->len}};
+        dh_sha256(parts, 3, d);
+        dh_hex_encode(d, 32, hex);
+        snprintf(ev->dedupe_key, sizeof(ev->dedupe_key), "%s:%s", by_id ? "id" : "sha256", hex);
+    }
+
+    doc = json_object();
+    json_object_set_new(doc, "id", json_string(ev->id));
+    json_object_set_new(doc, "source", json_string(src->cfg->name));
+    json_object_set_new(doc, "provider", json_string(p->provider));
+    json_object_set_new(doc, "type", json_string(type));
+    json_object_set_new(doc, "received_at", json_string(ts));
+    json_object_set_new(doc, "dedupe_key", json_string(ev->dedupe_key));
+    dh_normalize(p, payload, doc);
+    if (json_object_get(doc, "platform") == NULL)
+        json_object_set_new(doc, "platform", json_string(p->provider));
+
+    for (size_t i = 0; i < src->nrequired; i++) {
+        if (!dh__present(doc, src->required[i])) {
+            snprintf(err->message, sizeof(err->message), "required field %s is missing",
+                     src->required[i]);
+            rc = DH_E_MISSING_FIELD;
+            goto out;
+        }
+    }
+
+    ev->source = dh_strdup(src->cfg->name);
+    ev->provider = dh_strdup(p->provider);
+    ev->type = dh_strdup(type);
+    ev->ticket_id = dh_strdup(json_string_value(dh_json_get_path(doc, "ticket.id")));
+    ev->content_type = dh_strdup(rq->content_type);
+    ev->dedupe_window_ms = (int64_t)src->dedupe_window_ms;
+    ev->doc = dh_json_dump(doc);
+    ev->doc_len = strlen(ev->doc);
+    rc = 0;
+out:
+    json_decref(payload);
+    json_decref(doc);
+    if (rc < 0)
+        dh_event_rec_clear(ev);
+    return rc;
+}

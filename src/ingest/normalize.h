@@ -1,0 +1,24 @@
+/*
+ * normalize.h: payloads to the ticket model (DESIGN section 3), driven by a
+ * preset. Pure functions over jansson values; any thread.
+ */
+#ifndef DH_NORMALIZE_H
+#define DH_NORMALIZE_H
+
+#include <jansson.h>
+
+#include "ingest/preset.h"
+
+#define DH_EVENT_TYPE_MAX 64
+
+/* Fills doc's ticket, customer, message, platform and metadata fields from
+ * payload. Fields that no path finds are left out (absent when unknown);
+ * ticket.id, customer.id and message.id are always strings. */
+void dh_normalize(const struct dh_preset *p, json_t *payload, json_t *doc);
+/* Returns the event type the payload names through the preset's paths, or
+ * NULL. Borrowed from payload. */
+const char *dh_normalize_event_type(const struct dh_preset *p, json_t *payload);
+/* Returns 1 when s is a usable event type: 1 to 64 of [A-Za-z0-9._:-]. */
+int dh_normalize_event_type_valid(const char *s);
+
+#endif

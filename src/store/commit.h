@@ -1,0 +1,37 @@
+/*
+ * commit.h: group commit, the one thread that writes to the store.
+ *
+ * DESIGN
+ * Request threads submit items and go on serving other connections (the
+ * HTTP layer suspends the connection). The commit thread takes everything
+ * queued (up to max_batch), writes it in one transaction through the store's
+ * ops, waits for it to be durable, then calls each item's done callback. The
+ * more requests arrive together, the more share one fsync: throughput grows
+ * with load while latency stays one transaction.
+ *
+ *   submit ──▶ queue ──▶ commit thread: write_batch (BEGIN … COMMIT, fsync)
+ *                                        └──▶ done(item) for each, in order
+ *
+ * When idle for a second the thread runs the store's maintenance (dedupe
+ * purge). dh_commit_stop() refuses new items, drains the queue, then joins.
+ */
+#ifndef DH_COMMIT_H
+#define DH_COMMIT_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+struct dh_committer;
+
+/* Starts the commit thread over st. Returns 0 or a negative code. */
+int dh_commit_start(struct dh_store *st, size_t max_batch, struct dh_committer **out);
+/* Queues item; its done callback runs later on the commit thread. Returns 0,
+ * or DH_E_SHUTTING_DOWN (item untouched, done not called). Any thread. */
+int dh_commit_submit(struct dh_committer *c, struct dh_commit_item *item);
+/* Drains the queue, stops and joins the thread, frees c. NULL is fine. */
+void dh_commit_stop(struct dh_committer *c);
+/* Number of transactions and items committed so far (for logs and stats). */
+void dh_commit_stats(struct dh_committer *c, unsigned long long *txns, unsigned long long *items);
+
+#endif
