@@ -58,7 +58,11 @@ int dh_cli_check(int argc, char **argv)
         fprintf(stderr, "deskhook: %s\n", err);
         return 1;
     }
-    if (dh_config_load(file, &cfg, &el) == 0 && dh_ingest_new(cfg, &in, &el) == 0) {
+    int lrc = dh_config_load(file, &cfg, &el);
+    /* Ingest's own checks (presets, required fields) run on a partial
+     * config too, so one run lists every problem. */
+    int irc = cfg != NULL ? dh_ingest_new(cfg, &in, &el) : -1;
+    if (lrc == 0 && irc == 0) {
         printf("%s: ok (%zu source%s)\n", file, cfg->nsources, cfg->nsources == 1 ? "" : "s");
         rc = 0;
     } else {

@@ -113,7 +113,9 @@ int dh_cli_serve(int argc, char **argv)
         fprintf(stderr, "deskhook: cannot initialise: %s\n", err);
         goto out;
     }
-    if (dh_config_load(file, &cfg, &el) < 0 || dh_ingest_new(cfg, &in, &el) < 0) {
+    int lrc = dh_config_load(file, &cfg, &el);
+    int irc = cfg != NULL ? dh_ingest_new(cfg, &in, &el) : -1;
+    if (lrc < 0 || irc < 0) {
         dh_cli_print_errors(&el);
         fprintf(stderr, "deskhook: %s has %zu problem%s; nothing started\n", file, el.n,
                 el.n == 1 ? "" : "s");

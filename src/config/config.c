@@ -640,10 +640,8 @@ out:
         fclose(f);
     free(text);
     dh_ytree_free(root);
-    if (rc < 0) {
-        dh_config_free(c);
-        c = NULL;
-    }
+    /* On DH_E_CONFIG a partial config is still handed out, so callers can
+     * run their own checks and report every problem at once. */
     *out = c;
     return rc;
 }

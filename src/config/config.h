@@ -79,8 +79,9 @@ struct dh_config {
 };
 
 /* Loads and validates path. Returns 0 and *out, or DH_E_CONFIG with every
- * problem added to el (and *out NULL). Other negative codes: the file could
- * not be read (also added to el). */
+ * problem added to el; *out is then a partial config (or NULL when the YAML
+ * could not be read at all) that the caller may check further and must free.
+ * Other negative codes: the file could not be read (also added to el). */
 int dh_config_load(const char *path, struct dh_config **out, struct dh_errlist *el);
 /* Frees a config; NULL is fine. */
 void dh_config_free(struct dh_config *c);

@@ -41,7 +41,7 @@ int dh_ingest_new(const struct dh_config *c, struct dh_ingest **out, struct dh_e
             continue;
         }
         if (dh_auth_build(&cs->auth, &s->auth, err, sizeof(err)) < 0)
-            dh_errlist_add(el, c->file, cs->line, "source %s: %s", cs->name, err);
+            dh_errlist_add(el, c->file, cs->line, "source %s: %s", cs->name ? cs->name : "?", err);
         s->dedupe_window_ms = cs->dedupe_window_ms ? cs->dedupe_window_ms : c->dedupe_window_ms;
         if (cs->rate_count > 0) {
             s->has_rate_limit = 1;

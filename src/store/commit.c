@@ -54,7 +54,10 @@ static void *dh__commit_main(void *arg)
         pthread_mutex_unlock(&c->lock);
 
         if (n > 0) {
+            int64_t t0 = dh_clock_mono_us();
             int rc = c->st->ops->write_batch(c->st, batch, n);
+            dh_debug("batch committed", DH_LN("items", n),
+                     DH_LN("duration_us", dh_clock_mono_us() - t0));
             if (rc < 0)
                 dh_error("store write failed", DH_LS("error", dh_strerror(rc)),
                          DH_LN("batch", n));
@@ -66,6 +69,7 @@ static void *dh__commit_main(void *arg)
              * returned, i.e. after the transaction was made durable. */
             for (size_t i = 0; i < n; i++)
                 batch[i]->done(batch[i]);
+
         }
         int64_t now = dh_clock_mono_ms();
         if (now - last_maint >= 1000 && c->st->ops->maintain != NULL) {

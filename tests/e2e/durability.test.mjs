@@ -107,7 +107,7 @@ describe('crash under load', () => {
   const gs = [];
   after(async () => { for (const g of gs) await cleanup(g); });
 
-  it('SIGKILL with 2,000 requests in flight loses no acknowledged event and stores none twice', async () => {
+  it('SIGKILL with 2,000 requests in flight loses no acknowledged event and stores none twice', async (t) => {
     const CONCURRENCY = 2000;
     const KILL_AFTER = 3000;
     const g = await start(CONFIG);
@@ -200,9 +200,8 @@ describe('crash under load', () => {
     const repeated = [...seen.values()].filter((c) => c > 1).length;
     assert.equal(repeated, 0, 'no request body is stored twice');
     assert.ok(listedIds.length >= acked.size);
-    // For the report: how much was in flight.
-    process.stderr.write(`# crash: sent ${seq}, acknowledged ${acked.size}, stored ${listedIds.length}, `
-      + `errors after kill ${postKill}\n`);
+    t.diagnostic(`sent ${seq}, acknowledged ${acked.size}, stored ${listedIds.length}, `
+      + `connection errors after the kill ${postKill}`);
   });
 });
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test against one build directory and ends with the line
+# "N passed, N failed". Unit tests (cmocka, through meson) count their cases;
+# end-to-end tests (node --test) count theirs.
+set -uo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+passed=0
+failed=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+echo "== unit tests ($build)"
+meson test -C "$build" --suite unit --print-errorlogs --verbose >"$log/unit.txt" 2>&1
+unit_rc=$?
+grep -E '^\[ *(OK|FAILED|PASSED|RUN) *\]|^\[  ERROR' "$log/unit.txt" | grep -vE 'RUN' || true
+up=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$log/unit.txt" | awk '{s+=$4} END {print s+0}')
+uf=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$log/unit.txt" | awk '{s+=$4} END {print s+0}')
+if [ "$unit_rc" -ne 0 ] && [ "$uf" -eq 0 ]; then
+  # A test program crashed or a sanitizer stopped it before cmocka's summary.
+  tail -40 "$log/unit.txt"
+  uf=1
+fi
+passed=$((passed + up))
+failed=$((failed + uf))
+
+echo "== end-to-end tests ($build)"
+DESKHOOK_BIN="$root/$build/deskhook" DESKHOOK_SHIM="$root/$build/tests/libdhshim.so" \
+  node --test --test-concurrency=2 \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$log/e2e.tap" \
+    tests/e2e/
+e2e_rc=$?
+ep=$(grep -E '^# pass ' "$log/e2e.tap" | awk '{print $3}' | tail -1)
+ef=$(grep -E '^# fail ' "$log/e2e.tap" | awk '{print $3}' | tail -1)
+ep=${ep:-0}
+ef=${ef:-0}
+if [ "$e2e_rc" -ne 0 ] && [ "$ef" -eq 0 ]; then ef=1; fi
+passed=$((passed + ep))
+failed=$((failed + ef))
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
