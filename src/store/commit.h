@@ -12,6 +12,10 @@
  *   submit ──▶ queue ──▶ commit thread: write_batch (BEGIN … COMMIT, fsync)
  *                                        └──▶ done(item) for each, in order
  *
+ * Under sustained load it waits a moment before taking the queue (the
+ * commit delay), so a batch is not cut short while the request threads are
+ * still parsing what arrived during the last fsync.
+ *
  * When idle for a second the thread runs the store's maintenance (dedupe
  * purge). dh_commit_stop() refuses new items, drains the queue, then joins.
  */
@@ -24,8 +28,12 @@
 
 struct dh_committer;
 
-/* Starts the commit thread over st. Returns 0 or a negative code. */
-int dh_commit_start(struct dh_store *st, size_t max_batch, struct dh_committer **out);
+/* Starts the commit thread over st. Under sustained load (a batch starting
+ * within 2 ms of the previous one's end) the thread waits delay_us before
+ * taking the queue, so the batch gathers the requests still being parsed;
+ * 0 disables the wait. Returns 0 or a negative code. */
+int dh_commit_start(struct dh_store *st, size_t max_batch, unsigned delay_us,
+                    struct dh_committer **out);
 /* Queues item; its done callback runs later on the commit thread. Returns 0,
  * or DH_E_SHUTTING_DOWN (item untouched, done not called). Any thread. */
 int dh_commit_submit(struct dh_committer *c, struct dh_commit_item *item);

@@ -150,6 +150,7 @@ static void *dh__ckpt_main(void *arg)
 {
     struct dh__sqlite *s = arg;
 
+    pthread_setname_np(pthread_self(), "dh-checkpoint");
     pthread_mutex_lock(&s->ckpt_lock);
     while (!s->ckpt_stop) {
         struct timespec ts;
