@@ -97,9 +97,12 @@ static const struct dh__opt dh__source_opts[] = {
     {"dedupe_window", DH_OPT_DURATION, DH__S(dedupe_window_ms), 0, 1000, 366ull * 86400000,
      NULL, "overrides the global dedupe_window for this source"},
     {"rate_limit", DH_OPT_RATE, DH__S(rate_count), DH__S(rate_period_ms), 0, 0, NULL,
-     "token bucket, e.g. 100/60s (429 above)"},
+     "token bucket, e.g. 100/60s, or {rate: 100/1m, key: platform} for one bucket per value "
+     "of a field (429 above)"},
     {"required", DH_OPT_STRLIST, DH__S(required), DH__S(nrequired), 0, 0, NULL,
      "ticket-model fields that must be present (400 missing_field)"},
+    {"required_message", DH_OPT_STR, DH__S(required_message), 0, 0, 0, NULL,
+     "the message of that 400, e.g. \"Title or subject is required\""},
 };
 
 #define DH__NOPTS(t) (sizeof(t) / sizeof((t)[0]))
@@ -332,7 +335,9 @@ static void dh__walk(struct dh__loader *L, const struct dh__opt *opts, size_t no
         const struct dh_ynode *v = map->items[i];
         snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", key);
         const struct dh__opt *o = dh__find_opt(opts, nopts, name);
-        if (o != NULL) {
+        if (special != NULL && special(L, base, name, v)) {
+            continue;
+        } else if (o != NULL) {
             if (v->kind == DH_Y_SCALAR && v->plain_null && o->def == NULL &&
                 o->type != DH_OPT_SECRET)
                 continue; /* "key:" with nothing: leave unset */
@@ -342,7 +347,7 @@ static void dh__walk(struct dh__loader *L, const struct dh__opt *opts, size_t no
                 dh_errlist_add(L->el, L->file, v->line, "%s must be a map", name);
             else
                 dh__walk(L, opts, nopts, base, v, name, special);
-        } else if (special == NULL || !special(L, base, name, v)) {
+        } else {
             dh_errlist_add(L->el, L->file, map->keys[i]->line, "unknown key \"%s\"", name);
         }
     }
@@ -495,12 +500,97 @@ static void dh__parse_auth(struct dh__loader *L, struct dh_config_source *s,
     }
 }
 
+static void dh__parse_fields(struct dh__loader *L, struct dh_config_source *s,
+                             const struct dh_ynode *v)
+{
+    s->fields_line = v->line;
+    if (v->kind != DH_Y_MAP) {
+        dh_errlist_add(L->el, L->file, v->line,
+                       "fields must be a map of ticket-model field to payload paths, e.g. "
+                       "{ticket.subject: [title, data.title]}");
+        return;
+    }
+    s->fields = dh_calloc(v->n ? v->n : 1, sizeof(*s->fields));
+    for (size_t i = 0; i < v->n; i++) {
+        const struct dh_ynode *pv = v->items[i];
+        struct dh_config_field *f = &s->fields[s->nfields++];
+        f->target = dh_strdup(v->keys[i]->value);
+        if (pv->kind == DH_Y_SCALAR && pv->value[0] != '\0') {
+            f->paths = dh_calloc(1, sizeof(char *));
+            f->paths[0] = dh_strdup(pv->value);
+            f->npaths = 1;
+        } else {
+            f->paths = dh__strlist(L, pv, "fields", &f->npaths);
+        }
+    }
+}
+
+static void dh__parse_event_map(struct dh__loader *L, struct dh_config_source *s,
+                                const struct dh_ynode *v)
+{
+    if (v->kind != DH_Y_MAP) {
+        dh_errlist_add(L->el, L->file, v->line,
+                       "event_map must be a map of incoming to deskhook event types, e.g. "
+                       "{ticket.create: ticket.created}");
+        return;
+    }
+    s->event_map = dh_calloc(2 * v->n + 1, sizeof(char *));
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->items[i]->kind != DH_Y_SCALAR || v->items[i]->value[0] == '\0') {
+            dh_errlist_add(L->el, L->file, v->items[i]->line,
+                           "event_map: \"%s\" needs an event type", v->keys[i]->value);
+            continue;
+        }
+        s->event_map[2 * s->nevent_map] = dh_strdup(v->keys[i]->value);
+        s->event_map[2 * s->nevent_map + 1] = dh_strdup(v->items[i]->value);
+        s->nevent_map++;
+    }
+}
+
+/* rate_limit: {rate: 100/1m, key: platform}: one bucket per field value. */
+static void dh__parse_keyed_rate(struct dh__loader *L, struct dh_config_source *s,
+                                 const struct dh_ynode *v)
+{
+    static const char *const keys[] = {"rate", "key", NULL};
+    const char *rate = dh__scalar(v, "rate", NULL);
+    char err[200];
+
+    for (size_t i = 0; i < v->n; i++) {
+        int ok = 0;
+        for (const char *const *k = keys; *k; k++)
+            ok |= strcmp(v->keys[i]->value, *k) == 0;
+        if (!ok)
+            dh_errlist_add(L->el, L->file, v->keys[i]->line, "rate_limit: unknown key \"%s\"",
+                           v->keys[i]->value);
+    }
+    if (rate == NULL) {
+        dh_errlist_add(L->el, L->file, v->line, "rate_limit needs rate: (for example 100/60s)");
+        return;
+    }
+    if (dh_units_parse_rate(rate, &s->rate_count, &s->rate_period_ms, err, sizeof(err)) < 0)
+        dh_errlist_add(L->el, L->file, dh_ytree_get(v, "rate")->line, "rate_limit.rate: %s",
+                       err);
+    s->rate_key = dh_strdup(dh__scalar(v, "key", NULL));
+}
+
 static int dh__source_special(struct dh__loader *L, void *base, const char *key,
                               const struct dh_ynode *v)
 {
     struct dh_config_source *s = base;
     if (strcmp(key, "auth") == 0) {
         dh__parse_auth(L, s, v);
+        return 1;
+    }
+    if (strcmp(key, "fields") == 0) {
+        dh__parse_fields(L, s, v);
+        return 1;
+    }
+    if (strcmp(key, "event_map") == 0) {
+        dh__parse_event_map(L, s, v);
+        return 1;
+    }
+    if (strcmp(key, "rate_limit") == 0 && v->kind == DH_Y_MAP) {
+        dh__parse_keyed_rate(L, s, v);
         return 1;
     }
     return 0;
@@ -673,6 +763,14 @@ void dh_config_free(struct dh_config *c)
         free(s->default_event);
         dh__free_list(s->paths, s->npaths);
         dh__free_list(s->required, s->nrequired);
+        free(s->rate_key);
+        free(s->required_message);
+        for (size_t k = 0; k < s->nfields; k++) {
+            free(s->fields[k].target);
+            dh__free_list(s->fields[k].paths, s->fields[k].npaths);
+        }
+        free(s->fields);
+        dh__free_list(s->event_map, 2 * s->nevent_map);
         if (s->auth.hmac != NULL) {
             free(s->auth.hmac->header);
             free(s->auth.hmac->algorithm);

@@ -39,6 +39,13 @@ struct dh_config_auth {
     size_t nbasic;
 };
 
+/* A source's own payload paths for one ticket-model field. */
+struct dh_config_field {
+    char *target; /* e.g. "ticket.subject" */
+    char **paths;
+    size_t npaths;
+};
+
 struct dh_config_source {
     int line;
     char *name;
@@ -52,8 +59,15 @@ struct dh_config_source {
     uint64_t dedupe_window_ms; /* 0: use the global one */
     uint64_t rate_count;       /* 0: unlimited */
     uint64_t rate_period_ms;
+    char *rate_key;            /* one bucket per value of this field, or NULL */
+    struct dh_config_field *fields; /* overrides of the preset's paths */
+    size_t nfields;
+    int fields_line;
+    char **event_map;          /* from, to, from, to, ... */
+    size_t nevent_map;         /* pairs */
     char **required;
     size_t nrequired;
+    char *required_message; /* replaces the missing_field message, or NULL */
     struct dh_config_auth auth;
 };
 

@@ -52,8 +52,10 @@ struct dh__req {
     struct dh_buf body;
     int64_t start_us;
     int64_t deadline_ms;
+    int batch;    /* POST .../batch */
     int early_rc; /* an error found while reading, answered once it is read */
     struct dh_commit_item item;
+    struct dh_ingest_result res;
 };
 
 static const char *dh__get_header(void *ctx, const char *name)
@@ -67,7 +69,8 @@ static void dh__access_log(struct dh__req *r, unsigned status, const char *event
         return;
     dh_info("webhook", DH_LS("event_id", event_id),
             DH_LS("source", r->src ? r->src->cfg->name : NULL),
-            DH_LS("ticket_id", r->item.ev.ticket_id), DH_LN("status", status),
+            DH_LS("ticket_id", r->item.nevs == 1 ? r->item.evs[0].ticket_id : NULL),
+            DH_LN("events", r->item.nevs), DH_LN("status", status),
             DH_LN("latency_us", dh_clock_mono_us() - r->start_us));
 }
 
@@ -103,6 +106,51 @@ static enum MHD_Result dh__suspend_and_submit(struct dh__req *r)
     return MHD_YES;
 }
 
+/* The answer to an array body: a batch's per-element results, or a
+ * platform's multi-event request's ids. */
+static enum MHD_Result dh__answer_array(struct dh__req *r)
+{
+    struct dh_ingest_result *res = &r->res;
+    json_t *results = json_array(), *ids = json_array(), *body;
+    size_t created = 0, failed = 0, dups = 0;
+
+    for (size_t i = 0; i < res->nelements; i++) {
+        struct dh_ingest_element *el = &res->elements[i];
+        json_t *one;
+        if (el->ev < 0) {
+            one = json_pack("{s:I,s:{s:s,s:s}}", "index", (json_int_t)i, "error", "code",
+                            dh_error_code(el->rc), "message", el->message);
+            failed++;
+        } else {
+            struct dh_event_rec *ev = &r->item.evs[el->ev];
+            const char *id = ev->duplicate ? ev->existing_id : ev->id;
+            one = json_pack("{s:I,s:s}", "index", (json_int_t)i, "id", id);
+            if (ev->duplicate) {
+                json_object_set_new(one, "status", json_string("duplicate"));
+                dups++;
+            } else {
+                created++;
+            }
+            json_array_append_new(ids, json_string(id));
+        }
+        json_array_append_new(results, one);
+    }
+    if (r->batch) {
+        body = json_pack("{s:I,s:I,s:I,s:o}", "created_count", (json_int_t)created,
+                         "failed_count", (json_int_t)failed, "duplicate_count", (json_int_t)dups,
+                         "results", results);
+        json_decref(ids);
+    } else {
+        body = json_pack("{s:s,s:o}", "status", "accepted", "ids", ids);
+        if (failed > 0)
+            json_object_set_new(body, "results", results);
+        else
+            json_decref(results);
+    }
+    dh__access_log(r, 200, NULL);
+    return dh_http_respond_json(r->conn, 200, body, NULL);
+}
+
 static enum MHD_Result dh__answer_commit(struct dh__req *r)
 {
     struct dh_commit_item *it = &r->item;
@@ -129,9 +177,11 @@ static enum MHD_Result dh__answer_commit(struct dh__req *r)
         dh__access_log(r, 503, NULL);
         return dh_http_respond_error(r->conn, code, NULL, 5, NULL);
     }
-    id = it->duplicate ? it->existing_id : it->ev.id;
+    if (r->res.array)
+        return dh__answer_array(r);
+    id = it->evs[0].duplicate ? it->evs[0].existing_id : it->evs[0].id;
     n = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"status\":\"%s\"}", id,
-                 it->duplicate ? "duplicate" : "accepted");
+                 it->evs[0].duplicate ? "duplicate" : "accepted");
     struct dh_http_header extra[] = {{"X-Deskhook-Event-Id", id}, {NULL, NULL}};
     dh__access_log(r, 200, id);
     return dh_http_respond(r->conn, 200, body, (size_t)n, "application/json", extra);
@@ -143,18 +193,20 @@ static enum MHD_Result dh__finish_webhook(struct dh__req *r)
     struct dh_ingest_request rq = {
         .src = r->src,
         .path_event_type = r->event_type,
+        .batch = r->batch,
         .get_header = dh__get_header,
         .hctx = r->conn,
         .content_type = dh__get_header(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE),
         .body = r->body.data ? r->body.data : "",
         .len = r->body.len,
     };
-    int rc = dh_ingest_prepare(r->srv->d.ingest, &rq, &r->item.ev, &err);
+    int rc = dh_ingest_prepare(r->srv->d.ingest, &rq, &r->item, &r->res, &err);
 
+    dh_buf_free(&r->body);
     if (rc < 0)
         return dh__answer_error(r, rc, err.message, err.retry_after_s);
-    r->item.kind = DH_COMMIT_EVENT;
-    r->item.ev.raw = dh_buf_steal(&r->body, &r->item.ev.raw_len);
+    if (r->item.nevs == 0) /* a batch in which every element failed */
+        return dh__answer_array(r);
     return dh__suspend_and_submit(r);
 }
 
@@ -181,7 +233,8 @@ static enum MHD_Result dh__begin(struct dh__req *r, const char *url, const char 
         r->item.kind = DH_COMMIT_PROBE;
         return dh__suspend_and_submit(r);
     }
-    rc = dh_ingest_route(s->d.ingest, url, &r->src, r->event_type, sizeof(r->event_type));
+    rc = dh_ingest_route(s->d.ingest, url, &r->src, r->event_type, sizeof(r->event_type),
+                         &r->batch);
     if (rc < 0) {
         char msg[200];
         if (rc == DH_E_UNKNOWN_SOURCE)
@@ -278,7 +331,8 @@ static void dh__pub_completed(void *cls, struct MHD_Connection *conn, void **con
     if (r == NULL)
         return;
     dh_buf_free(&r->body);
-    dh_event_rec_clear(&r->item.ev);
+    dh_ingest_item_clear(&r->item);
+    dh_ingest_result_clear(&r->res);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);

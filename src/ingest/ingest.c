@@ -18,6 +18,8 @@
 #include "ingest/normalize.h"
 
 #define DH__DELIVERY_ID_MAX 256
+#define DH__RATE_KEYS_MAX 10000 /* distinct keys kept per keyed rate limit */
+#define DH__BATCH_MAX 1000     /* elements in one array body */
 
 int dh_ingest_new(const struct dh_config *c, struct dh_ingest **out, struct dh_errlist *el)
 {
@@ -43,10 +45,52 @@ int dh_ingest_new(const struct dh_config *c, struct dh_ingest **out, struct dh_e
         if (dh_auth_build(&cs->auth, &s->auth, err, sizeof(err)) < 0)
             dh_errlist_add(el, c->file, cs->line, "source %s: %s", cs->name ? cs->name : "?", err);
         s->dedupe_window_ms = cs->dedupe_window_ms ? cs->dedupe_window_ms : c->dedupe_window_ms;
-        if (cs->rate_count > 0) {
+        if (cs->rate_count > 0 && cs->rate_key != NULL) {
+            if (!dh_preset_known_field(cs->rate_key))
+                dh_errlist_add(el, c->file, cs->line,
+                               "rate_limit.key: \"%s\" is not a ticket-model field (for "
+                               "example platform, customer.email)",
+                               cs->rate_key);
+            s->krl = dh_ratelimit_keyed_new(cs->rate_count, cs->rate_period_ms,
+                                            DH__RATE_KEYS_MAX);
+        } else if (cs->rate_count > 0) {
             s->has_rate_limit = 1;
             dh_ratelimit_init(&s->rl, cs->rate_count, cs->rate_period_ms);
         }
+        /* The preset's fields, with the source's own paths where it gives
+         * them (the path arrays stay owned by the config). */
+        s->fields = dh_calloc(s->preset->nfields + cs->nfields + 1, sizeof(*s->fields));
+        for (size_t k = 0; k < s->preset->nfields; k++)
+            s->fields[s->nfields++] = s->preset->fields[k];
+        for (size_t k = 0; k < cs->nfields; k++) {
+            const struct dh_config_field *o = &cs->fields[k];
+            struct dh_preset_field *f = NULL;
+            if (!dh_preset_known_field(o->target)) {
+                dh_errlist_add(el, c->file, cs->fields_line,
+                               "fields: \"%s\" is not a ticket-model field", o->target);
+                continue;
+            }
+            for (size_t j = 0; j < s->nfields && f == NULL; j++)
+                if (strcmp(s->fields[j].target, o->target) == 0)
+                    f = &s->fields[j];
+            if (f == NULL) {
+                f = &s->fields[s->nfields++];
+                memset(f, 0, sizeof(*f));
+                f->target = o->target;
+                /* Metadata and tags keep the sender's shape; the rest are
+                 * strings, as the preset's own fields are by default. */
+                f->any_type = strncmp(o->target, "metadata", 8) == 0 ||
+                              strcmp(o->target, "ticket.tags") == 0;
+            }
+            f->paths = o->paths;
+            f->npaths = o->npaths;
+        }
+        for (size_t k = 0; k < cs->nevent_map; k++)
+            if (!dh_normalize_event_type_valid(cs->event_map[2 * k + 1]))
+                dh_errlist_add(el, c->file, cs->line,
+                               "event_map: \"%s\" is not a valid event type (1 to 64 of "
+                               "A-Z a-z 0-9 . _ : -)",
+                               cs->event_map[2 * k + 1]);
         s->required = dh_calloc(s->preset->nrequired + cs->nrequired + 1, sizeof(char *));
         for (size_t k = 0; k < s->preset->nrequired; k++)
             s->required[s->nrequired++] = s->preset->required[k];
@@ -76,6 +120,8 @@ void dh_ingest_free(struct dh_ingest *in)
         dh_auth_free(in->sources[i].auth);
         if (in->sources[i].has_rate_limit)
             dh_ratelimit_destroy(&in->sources[i].rl);
+        dh_ratelimit_keyed_free(in->sources[i].krl);
+        free(in->sources[i].fields);
         free(in->sources[i].required);
     }
     free(in->sources);
@@ -93,10 +139,16 @@ static size_t dh__segment(const char *p, char *out, size_t outlen)
     return n;
 }
 
-/* rest is what follows a source's mount: "", "/", "/{event-type}" or more. */
-static int dh__route_rest(const char *rest, char *event_type, size_t etlen)
+/* rest is what follows a source's mount: "", "/", "/{event-type}",
+ * "/batch" or more. */
+static int dh__route_rest(const char *rest, char *event_type, size_t etlen, int *batch)
 {
     event_type[0] = '\0';
+    *batch = 0;
+    if (strcmp(rest, "/batch") == 0 || strcmp(rest, "/batch/") == 0) {
+        *batch = 1;
+        return 0;
+    }
     if (rest[0] == '\0' || strcmp(rest, "/") == 0)
         return 0;
     if (rest[0] != '/')
@@ -114,7 +166,8 @@ static int dh__route_rest(const char *rest, char *event_type, size_t etlen)
 }
 
 int dh_ingest_route(const struct dh_ingest *in, const char *path,
-                    const struct dh_ingest_source **src, char *event_type, size_t etlen)
+                    const struct dh_ingest_source **src, char *event_type, size_t etlen,
+                    int *batch)
 {
     *src = NULL;
     event_type[0] = '\0';
@@ -125,7 +178,7 @@ int dh_ingest_route(const struct dh_ingest *in, const char *path,
             return DH_E_UNKNOWN_SOURCE;
         for (size_t i = 0; i < in->nsources; i++) {
             if (strcmp(in->sources[i].cfg->name, name) == 0 && in->sources[i].preset != NULL) {
-                int rc = dh__route_rest(path + 10 + n, event_type, etlen);
+                int rc = dh__route_rest(path + 10 + n, event_type, etlen, batch);
                 if (rc == DH_E_NOT_FOUND)
                     rc = DH_E_UNKNOWN_SOURCE;
                 if (rc == 0)
@@ -143,7 +196,7 @@ int dh_ingest_route(const struct dh_ingest *in, const char *path,
                 ml--;
             if (strncmp(path, cs->paths[k], ml) != 0 || (path[ml] != '\0' && path[ml] != '/'))
                 continue;
-            int rc = dh__route_rest(path + ml, event_type, etlen);
+            int rc = dh__route_rest(path + ml, event_type, etlen, batch);
             if (rc == 0)
                 *src = &in->sources[i];
             if (rc != DH_E_NOT_FOUND)
@@ -191,23 +244,158 @@ static int dh__present(json_t *doc, const char *path)
     return 1;
 }
 
-int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
-                      struct dh_event_rec *ev, struct dh_ingest_error *err)
+/* The event type of one event: path, provider header, payload, source
+ * default; then renamed by the maps. */
+static const char *dh__event_type(const struct dh_ingest_source *src,
+                                  const struct dh_ingest_request *rq, json_t *payload)
+{
+    const struct dh_preset *p = src->preset;
+    const char *type = NULL;
+
+    if (rq->path_event_type[0] != '\0')
+        type = rq->path_event_type;
+    if (type == NULL && p->event_header != NULL) {
+        const char *h = rq->get_header(rq->hctx, p->event_header);
+        if (h != NULL && dh_normalize_event_type_valid(h))
+            type = h;
+    }
+    if (type == NULL)
+        type = dh_normalize_event_type(p, payload);
+    if (type == NULL)
+        type = src->cfg->default_event ? src->cfg->default_event : "ticket.created";
+    return dh_normalize_map_event_type(p, src->cfg->event_map, src->cfg->nevent_map, type);
+}
+
+/* Builds one record from one parsed event. dedupe_part is what the dedupe
+ * key hashes besides the source (a delivery id, or the bytes). Returns 0 or
+ * DH_E_MISSING_FIELD / DH_E_RATE_LIMITED with a message. */
+static int dh__build(struct dh_ingest *in, const struct dh_ingest_request *rq, json_t *payload,
+                     const char *dedupe_kind, const char *dedupe_part, size_t dedupe_len,
+                     const char *raw, size_t raw_len, struct dh_event_rec *ev, char *msg,
+                     size_t msglen, int64_t *retry_after_s)
 {
     const struct dh_ingest_source *src = rq->src;
     const struct dh_preset *p = src->preset;
-    json_t *payload = NULL, *doc = NULL;
+    const char *type = dh__event_type(src, rq, payload);
+    json_t *doc = json_object();
+    unsigned char d[32];
+    char hex[65], ts[40];
+    int rc = 0;
+
+    memset(ev, 0, sizeof(*ev));
+    dh_id_new("evt", ev->id);
+    ev->received_ms = dh_clock_wall_ms();
+    dh_clock_format_iso(ev->received_ms, ts, sizeof(ts));
+    {
+        struct dh_iov parts[3] = {{src->cfg->name, strlen(src->cfg->name)},
+                                  {"\n", 1},
+                                  {dedupe_part, dedupe_len}};
+        dh_sha256(parts, 3, d);
+        dh_hex_encode(d, 32, hex);
+        snprintf(ev->dedupe_key, sizeof(ev->dedupe_key), "%s:%s", dedupe_kind, hex);
+    }
+    json_object_set_new(doc, "id", json_string(ev->id));
+    json_object_set_new(doc, "source", json_string(src->cfg->name));
+    json_object_set_new(doc, "provider", json_string(p->provider));
+    json_object_set_new(doc, "type", json_string(type));
+    json_object_set_new(doc, "received_at", json_string(ts));
+    json_object_set_new(doc, "dedupe_key", json_string(ev->dedupe_key));
+    dh_normalize(p, src->fields, src->nfields, payload, doc);
+    if (json_object_get(doc, "platform") == NULL)
+        json_object_set_new(doc, "platform", json_string(p->provider));
+
+    for (size_t i = 0; i < src->nrequired; i++) {
+        if (!dh__present(doc, src->required[i])) {
+            if (src->cfg->required_message != NULL)
+                snprintf(msg, msglen, "%s", src->cfg->required_message);
+            else
+                snprintf(msg, msglen, "required field %s is missing", src->required[i]);
+            rc = DH_E_MISSING_FIELD;
+            goto out;
+        }
+    }
+    if (src->krl != NULL) {
+        /* A keyed limit needs the field's value, so it runs after parsing. */
+        json_t *kv = dh_json_get_path(doc, src->cfg->rate_key);
+        char *key = kv != NULL ? dh_json_scalar_string(kv) : NULL;
+        rc = dh_ratelimit_keyed_take(src->krl, key ? key : "", dh_clock_mono_ms(),
+                                     retry_after_s);
+        if (rc < 0)
+            snprintf(msg, msglen, "source %s allows %llu requests per %llu ms for %s=%s",
+                     src->cfg->name, (unsigned long long)src->cfg->rate_count,
+                     (unsigned long long)src->cfg->rate_period_ms, src->cfg->rate_key,
+                     key ? key : "(none)");
+        free(key);
+        if (rc < 0)
+            goto out;
+    }
+    ev->source = dh_strdup(src->cfg->name);
+    ev->provider = dh_strdup(p->provider);
+    ev->type = dh_strdup(type);
+    ev->ticket_id = dh_strdup(json_string_value(dh_json_get_path(doc, "ticket.id")));
+    ev->content_type = dh_strdup(rq->content_type);
+    ev->dedupe_window_ms = (int64_t)src->dedupe_window_ms;
+    ev->auth_index = -1;
+    ev->doc = dh_json_dump(doc);
+    ev->doc_len = strlen(ev->doc);
+    ev->raw = dh_malloc(raw_len + 1);
+    memcpy(ev->raw, raw, raw_len);
+    ev->raw[raw_len] = '\0';
+    ev->raw_len = raw_len;
+out:
+    json_decref(doc);
+    if (rc < 0)
+        dh_event_rec_clear(ev);
+    return rc;
+}
+
+/* One element of an array body: its own bytes, its own canonical dedupe. */
+static int dh__build_element(struct dh_ingest *in, const struct dh_ingest_request *rq,
+                             json_t *elem, struct dh_event_rec *ev, char *msg, size_t msglen,
+                             int64_t *retry_after_s)
+{
+    char *raw, *canon;
+    int rc;
+
+    if (!json_is_object(elem)) {
+        snprintf(msg, msglen, "each element must be a JSON object");
+        return DH_E_INVALID_JSON;
+    }
+    raw = json_dumps(elem, JSON_COMPACT | JSON_ENCODE_ANY);
+    canon = json_dumps(elem, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (raw == NULL || canon == NULL) {
+        free(raw);
+        free(canon);
+        snprintf(msg, msglen, "the element cannot be encoded");
+        return DH_E_INVALID_JSON;
+    }
+    rc = dh__build(in, rq, elem, "sha256", canon, strlen(canon), raw, strlen(raw), ev, msg,
+                   msglen, retry_after_s);
+    free(raw);
+    free(canon);
+    return rc;
+}
+
+int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
+                      struct dh_commit_item *item, struct dh_ingest_result *res,
+                      struct dh_ingest_error *err)
+{
+    const struct dh_ingest_source *src = rq->src;
+    const struct dh_preset *p = src->preset;
+    json_t *payload = NULL;
     json_error_t je;
-    const char *type = NULL;
-    char ts[40];
+    int auth_index = -1;
+    int want_array = rq->batch || p->array_events;
     int rc;
 
     err->message[0] = '\0';
     err->retry_after_s = 0;
-    memset(ev, 0, sizeof(*ev));
-    ev->auth_index = -1;
+    memset(res, 0, sizeof(*res));
+    item->kind = DH_COMMIT_EVENT;
+    item->evs = NULL;
+    item->nevs = 0;
 
-    rc = dh_auth_check(src->auth, rq->get_header, rq->hctx, rq->body, rq->len, &ev->auth_index,
+    rc = dh_auth_check(src->auth, rq->get_header, rq->hctx, rq->body, rq->len, &auth_index,
                        err->message, sizeof(err->message));
     if (rc < 0)
         goto out;
@@ -235,81 +423,87 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
         rc = DH_E_INVALID_JSON;
         goto out;
     }
-    if (!json_is_object(payload)) {
-        snprintf(err->message, sizeof(err->message),
-                 "the body must be a JSON object, not %s",
-                 json_is_array(payload) ? "an array" : "a scalar");
+    if (want_array && !json_is_array(payload)) {
+        snprintf(err->message, sizeof(err->message), "the body must be a JSON array of events");
+        rc = DH_E_INVALID_JSON;
+        goto out;
+    }
+    if (!want_array && !json_is_object(payload)) {
+        snprintf(err->message, sizeof(err->message), "the body must be a JSON object, not %s",
+                 json_is_array(payload) ? "an array (send arrays to .../batch)" : "a scalar");
         rc = DH_E_INVALID_JSON;
         goto out;
     }
 
-    /* The event type: path, provider header, payload, source default. */
-    if (rq->path_event_type[0] != '\0')
-        type = rq->path_event_type;
-    if (type == NULL && p->event_header != NULL) {
-        const char *h = rq->get_header(rq->hctx, p->event_header);
-        if (h != NULL && dh_normalize_event_type_valid(h))
-            type = h;
-    }
-    if (type == NULL)
-        type = dh_normalize_event_type(p, payload);
-    if (type == NULL)
-        type = src->cfg->default_event ? src->cfg->default_event : "ticket.created";
-
-    dh_id_new("evt", ev->id);
-    ev->received_ms = dh_clock_wall_ms();
-    dh_clock_format_iso(ev->received_ms, ts, sizeof(ts));
-
-    /* The dedupe key: the provider's delivery id, else the body's hash;
-     * scoped to the source either way. */
-    {
+    if (!want_array) {
         const char *did = p->delivery_id_header
                               ? rq->get_header(rq->hctx, p->delivery_id_header)
                               : NULL;
-        unsigned char d[32];
-        char hex[65];
         int by_id = did != NULL && did[0] != '\0' && strlen(did) <= DH__DELIVERY_ID_MAX;
-        struct dh_iov parts[3] = {{src->cfg->name, strlen(src->cfg->name)},
-                                  {"\n", 1},
-                                  {by_id ? did : rq->body, by_id ? strlen(did) : rq->len}};
-        dh_sha256(parts, 3, d);
-        dh_hex_encode(d, 32, hex);
-        snprintf(ev->dedupe_key, sizeof(ev->dedupe_key), "%s:%s", by_id ? "id" : "sha256", hex);
+        item->evs = &item->one;
+        rc = dh__build(in, rq, payload, by_id ? "id" : "sha256", by_id ? did : rq->body,
+                       by_id ? strlen(did) : rq->len, rq->body, rq->len, &item->one,
+                       err->message, sizeof(err->message), &err->retry_after_s);
+        if (rc < 0)
+            goto out;
+        item->one.auth_index = auth_index;
+        item->nevs = 1;
+        goto out;
     }
 
-    doc = json_object();
-    json_object_set_new(doc, "id", json_string(ev->id));
-    json_object_set_new(doc, "source", json_string(src->cfg->name));
-    json_object_set_new(doc, "provider", json_string(p->provider));
-    json_object_set_new(doc, "type", json_string(type));
-    json_object_set_new(doc, "received_at", json_string(ts));
-    json_object_set_new(doc, "dedupe_key", json_string(ev->dedupe_key));
-    dh_normalize(p, payload, doc);
-    if (json_object_get(doc, "platform") == NULL)
-        json_object_set_new(doc, "platform", json_string(p->provider));
-
-    for (size_t i = 0; i < src->nrequired; i++) {
-        if (!dh__present(doc, src->required[i])) {
-            snprintf(err->message, sizeof(err->message), "required field %s is missing",
-                     src->required[i]);
-            rc = DH_E_MISSING_FIELD;
-            goto out;
+    /* An array: every element is its own event; bad ones do not block the
+     * good ones. */
+    res->array = 1;
+    res->nelements = json_array_size(payload);
+    if (res->nelements > DH__BATCH_MAX) {
+        snprintf(err->message, sizeof(err->message), "at most %d events per request",
+                 DH__BATCH_MAX);
+        rc = DH_E_TOO_LARGE;
+        goto out;
+    }
+    res->elements = dh_calloc(res->nelements ? res->nelements : 1, sizeof(*res->elements));
+    item->evs = dh_calloc(res->nelements ? res->nelements : 1, sizeof(*item->evs));
+    for (size_t i = 0; i < res->nelements; i++) {
+        struct dh_ingest_element *el = &res->elements[i];
+        int64_t retry = 0;
+        el->ev = -1;
+        el->rc = dh__build_element(in, rq, json_array_get(payload, i), &item->evs[item->nevs],
+                                   el->message, sizeof(el->message), &retry);
+        if (el->rc == 0) {
+            item->evs[item->nevs].auth_index = auth_index;
+            el->ev = (int)item->nevs++;
         }
     }
-
-    ev->source = dh_strdup(src->cfg->name);
-    ev->provider = dh_strdup(p->provider);
-    ev->type = dh_strdup(type);
-    ev->ticket_id = dh_strdup(json_string_value(dh_json_get_path(doc, "ticket.id")));
-    ev->content_type = dh_strdup(rq->content_type);
-    ev->dedupe_window_ms = (int64_t)src->dedupe_window_ms;
-    ev->doc = dh_json_dump(doc);
-    ev->doc_len = strlen(ev->doc);
+    if (!rq->batch && item->nevs == 0) {
+        /* A platform's multi-event request in which nothing was usable is
+         * refused whole, with the first element's reason. */
+        rc = res->nelements ? res->elements[0].rc : DH_E_INVALID_JSON;
+        snprintf(err->message, sizeof(err->message), "%s",
+                 res->nelements ? res->elements[0].message : "the array is empty");
+        goto out;
+    }
     rc = 0;
 out:
     json_decref(payload);
-    json_decref(doc);
-    if (rc < 0)
-        dh_event_rec_clear(ev);
+    if (rc < 0) {
+        dh_ingest_item_clear(item);
+        dh_ingest_result_clear(res);
+    }
     return rc;
+}
+
+void dh_ingest_item_clear(struct dh_commit_item *item)
+{
+    for (size_t i = 0; i < item->nevs; i++)
+        dh_event_rec_clear(&item->evs[i]);
+    if (item->evs != &item->one)
+        free(item->evs);
+    item->evs = NULL;
+    item->nevs = 0;
+}
+
+void dh_ingest_result_clear(struct dh_ingest_result *res)
+{
+    free(res->elements);
+    memset(res, 0, sizeof(*res));
 }

@@ -27,9 +27,12 @@
 struct dh_ingest_source {
     const struct dh_config_source *cfg;
     const struct dh_preset *preset;
+    struct dh_preset_field *fields; /* the preset's, with the source's overrides */
+    size_t nfields;
     struct dh_auth *auth;
     int has_rate_limit;
-    struct dh_ratelimit rl;
+    struct dh_ratelimit rl;        /* when the limit has no key */
+    struct dh_ratelimit_keyed *krl; /* one bucket per value of cfg->rate_key */
     uint64_t dedupe_window_ms;
     const char **required; /* the preset's, then the source's */
     size_t nrequired;
@@ -47,12 +50,13 @@ struct dh_ingest {
 int dh_ingest_new(const struct dh_config *c, struct dh_ingest **out, struct dh_errlist *el);
 void dh_ingest_free(struct dh_ingest *in);
 
-/* Maps a request path to a source. Returns 0 with *src and the event type
- * the path names (or "") in event_type; DH_E_UNKNOWN_SOURCE for a path under
- * /webhooks/ that names no source; DH_E_INVALID_EVENT_TYPE; DH_E_NOT_FOUND
- * for any other path. */
+/* Maps a request path to a source. Returns 0 with *src, the event type the
+ * path names (or "") in event_type, and *batch set for ".../batch";
+ * DH_E_UNKNOWN_SOURCE for a path under /webhooks/ that names no source;
+ * DH_E_INVALID_EVENT_TYPE; DH_E_NOT_FOUND for any other path. */
 int dh_ingest_route(const struct dh_ingest *in, const char *path,
-                    const struct dh_ingest_source **src, char *event_type, size_t etlen);
+                    const struct dh_ingest_source **src, char *event_type, size_t etlen,
+                    int *batch);
 
 /* The checks that need only headers: content type, then declared size.
  * content_length is -1 when unknown. Returns 0, DH_E_TOO_LARGE or
@@ -63,6 +67,7 @@ int dh_ingest_check_headers(const struct dh_ingest_source *src, const char *cont
 struct dh_ingest_request {
     const struct dh_ingest_source *src;
     const char *path_event_type; /* "" when the path names none */
+    int batch;                   /* POST .../batch: a JSON array of events */
     dh_header_fn get_header;
     void *hctx;
     const char *content_type;
@@ -75,11 +80,33 @@ struct dh_ingest_error {
     int64_t retry_after_s; /* for DH_E_RATE_LIMITED */
 };
 
-/* Runs authentication, the rate limit, JSON parsing and required fields,
- * then fills ev (id, names, type, dedupe key, normalized document; not the
- * raw body, which the caller moves in). Returns 0, or a DH_E_* code with a
- * message for the client in err. */
+/* The outcome of one element of an array body (a batch, or a platform that
+ * sends several events in one request). */
+struct dh_ingest_element {
+    int rc;            /* 0, or why this element was refused */
+    char message[200];
+    int ev;            /* its record in item->evs, or -1 when refused */
+};
+
+struct dh_ingest_result {
+    int array;                          /* the body was an array of events */
+    struct dh_ingest_element *elements; /* nelements, when array */
+    size_t nelements;
+};
+
+/* Runs authentication, the rate limit, JSON parsing, normalization and
+ * required fields, and fills item (kind, evs, nevs) with one record per
+ * event, each with its own copy of its raw bytes. For an array body, an
+ * element that fails is reported in res and does not stop the others; the
+ * call fails only when the request as a whole does (auth, rate, JSON, or
+ * no element could be used when the request is not a batch). Returns 0, or a
+ * DH_E_* code with a message for the client in err. The caller releases
+ * item's records with dh_ingest_item_clear and res with
+ * dh_ingest_result_clear. */
 int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
-                      struct dh_event_rec *ev, struct dh_ingest_error *err);
+                      struct dh_commit_item *item, struct dh_ingest_result *res,
+                      struct dh_ingest_error *err);
+void dh_ingest_item_clear(struct dh_commit_item *item);
+void dh_ingest_result_clear(struct dh_ingest_result *res);
 
 #endif

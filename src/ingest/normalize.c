@@ -66,12 +66,13 @@ static json_t *dh__convert(const struct dh_preset_field *f, json_t *v)
     return out;
 }
 
-void dh_normalize(const struct dh_preset *p, json_t *payload, json_t *doc)
+void dh_normalize(const struct dh_preset *p, const struct dh_preset_field *fields,
+                  size_t nfields, json_t *payload, json_t *doc)
 {
     json_t *base = dh__base(p, payload);
 
-    for (size_t i = 0; i < p->nfields; i++) {
-        const struct dh_preset_field *f = &p->fields[i];
+    for (size_t i = 0; i < nfields; i++) {
+        const struct dh_preset_field *f = &fields[i];
         json_t *v = dh__find(f, base);
         json_t *nv = v != NULL ? dh__convert(f, v) : NULL;
         if (nv == NULL && f->def != NULL)
@@ -103,4 +104,21 @@ const char *dh_normalize_event_type(const struct dh_preset *p, json_t *payload)
             return json_string_value(v);
     }
     return NULL;
+}
+
+const char *dh_normalize_map_event_type(const struct dh_preset *p, char *const *source_map,
+                                        size_t npairs, const char *type)
+{
+    const char *pre = p->event_strip_prefix;
+    json_t *m;
+
+    if (pre != NULL && strncmp(type, pre, strlen(pre)) == 0 && type[strlen(pre)] != '\0')
+        type += strlen(pre);
+    for (size_t i = 0; i < npairs; i++)
+        if (strcmp(source_map[2 * i], type) == 0)
+            return source_map[2 * i + 1];
+    m = p->event_map != NULL ? json_object_get(p->event_map, type) : NULL;
+    if (json_is_string(m))
+        return json_string_value(m);
+    return type;
 }

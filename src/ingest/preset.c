@@ -61,6 +61,14 @@ static int dh__parse(const struct dh_embedded *e, struct dh_preset *p, char *err
     ev = json_object_get(root, "event_type");
     p->event_header = dh__str(ev, "header");
     p->event_paths = dh__strs(json_object_get(ev, "paths"), &p->nevent_paths);
+    p->event_strip_prefix = dh__str(ev, "strip_prefix");
+    if (json_is_object(json_object_get(ev, "map")))
+        p->event_map = json_incref(json_object_get(ev, "map"));
+    p->signature_scheme = dh__str(root, "signature_scheme");
+    {
+        const char *events = json_string_value(json_object_get(root, "events"));
+        p->array_events = events != NULL && strcmp(events, "array") == 0;
+    }
     fields = json_object_get(root, "fields");
     if (p->name == NULL || p->provider == NULL || !json_is_object(fields)) {
         snprintf(err, errlen, "preset %s: needs name, provider and fields", e->name);
@@ -165,6 +173,9 @@ void dh_preset_free_all(void)
         free(p->signature);
         free(p->delivery_id_header);
         free(p->event_header);
+        free(p->event_strip_prefix);
+        free(p->signature_scheme);
+        json_decref(p->event_map);
         dh__free_list(p->unwrap, p->nunwrap);
         dh__free_list(p->event_paths, p->nevent_paths);
         dh__free_list(p->required, p->nrequired);

@@ -34,9 +34,13 @@ struct dh_preset {
     char *signature;
     char **unwrap;   /* wrapper keys to look inside first */
     size_t nunwrap;
+    char *signature_scheme; /* the auth scheme the platform signs with, or NULL */
+    int array_events;       /* the body is a JSON array, one event per element */
     char *event_header;
     char **event_paths;
     size_t nevent_paths;
+    char *event_strip_prefix; /* removed from event types before mapping */
+    json_t *event_map;        /* platform event type -> deskhook's, or NULL */
     char *delivery_id_header;
     char **required;
     size_t nrequired;

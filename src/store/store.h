@@ -43,6 +43,9 @@ struct dh_event_rec {
     size_t doc_len;
     char *raw;             /* body byte for byte */
     size_t raw_len;
+    /* results, written by the commit thread */
+    int duplicate;         /* 1: a repeat of existing_id within the window */
+    char existing_id[DH_ID_MAX];
 };
 
 void dh_event_rec_clear(struct dh_event_rec *ev);
@@ -55,16 +58,18 @@ enum dh_commit_kind {
 struct dh_commit_item;
 typedef void (*dh_commit_done_fn)(struct dh_commit_item *item);
 
-/* A unit of work for the commit thread. The submitter owns it; the commit
- * thread fills the results and then calls done (on the commit thread), after
- * which it never touches the item again. */
+/* A unit of work for the commit thread: one request's events (several for
+ * a batch or a multi-event payload), stored all in one transaction or not
+ * at all. The submitter owns it; the commit thread fills the results and
+ * then calls done (on the commit thread), after which it never touches the
+ * item again. */
 struct dh_commit_item {
     enum dh_commit_kind kind;
-    struct dh_event_rec ev;
+    struct dh_event_rec *evs; /* nevs records; often &one */
+    size_t nevs;
+    struct dh_event_rec one;
     /* results, written by the commit thread */
-    int rc;                        /* 0, or the reason the write failed */
-    int duplicate;                 /* 1: ev was a repeat of existing_id */
-    char existing_id[DH_ID_MAX];
+    int rc;                   /* 0, or the reason the write failed */
     dh_commit_done_fn done;
     void *arg;
     struct dh_commit_item *next; /* queue link, commit.c only */

@@ -330,17 +330,16 @@ static int dh__step_done(sqlite3_stmt *q)
     return rc == SQLITE_DONE ? 0 : DH_E_STORE_UNAVAILABLE;
 }
 
-static int dh__write_event(struct dh__sqlite *s, struct dh_commit_item *it, int64_t now)
+static int dh__write_event(struct dh__sqlite *s, struct dh_event_rec *ev, int64_t now)
 {
-    struct dh_event_rec *ev = &it->ev;
     sqlite3_stmt *q = s->st_dedupe_get;
     int rc;
 
     sqlite3_bind_text(q, 1, ev->dedupe_key, -1, SQLITE_STATIC);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW && sqlite3_column_int64(q, 1) > now) {
-        it->duplicate = 1;
-        snprintf(it->existing_id, sizeof(it->existing_id), "%s",
+        ev->duplicate = 1;
+        snprintf(ev->existing_id, sizeof(ev->existing_id), "%s",
                  (const char *)sqlite3_column_text(q, 0));
         sqlite3_reset(q);
         return 0;
@@ -382,15 +381,16 @@ static int dh__write_event(struct dh__sqlite *s, struct dh_commit_item *it, int6
 static int dh__sqlite_write_batch(struct dh_store *st, struct dh_commit_item **items, size_t n)
 {
     struct dh__sqlite *s = st->impl;
-    size_t cap = 16;
-    size_t *slots;
+    size_t cap = 16, nevs = 0;
+    struct dh_event_rec **slots;
     int64_t now = dh_clock_wall_ms();
     int rc;
 
-    while (cap < n * 2)
+    for (size_t i = 0; i < n; i++)
+        nevs += items[i]->kind == DH_COMMIT_EVENT ? items[i]->nevs : 0;
+    while (cap < nevs * 2)
         cap *= 2;
-    slots = dh_malloc(cap * sizeof(size_t));
-    memset(slots, 0xff, cap * sizeof(size_t));
+    slots = dh_calloc(cap, sizeof(*slots));
 
     rc = dh__exec(s->wdb, "BEGIN IMMEDIATE", NULL, 0);
     if (rc < 0)
@@ -398,7 +398,6 @@ static int dh__sqlite_write_batch(struct dh_store *st, struct dh_commit_item **i
     for (size_t i = 0; i < n; i++) {
         struct dh_commit_item *it = items[i];
         it->rc = 0;
-        it->duplicate = 0;
         if (it->kind == DH_COMMIT_PROBE) {
             char ts[40];
             dh_clock_format_iso(now, ts, sizeof(ts));
@@ -408,26 +407,25 @@ static int dh__sqlite_write_batch(struct dh_store *st, struct dh_commit_item **i
                 goto out;
             continue;
         }
-        /* A repeat of an earlier item of this batch: answer with its id. */
-        size_t h = dh__hash(it->ev.dedupe_key) & (cap - 1);
-        int dup = 0;
-        while (slots[h] != (size_t)-1) {
-            struct dh_commit_item *first = items[slots[h]];
-            if (strcmp(first->ev.dedupe_key, it->ev.dedupe_key) == 0) {
-                it->duplicate = 1;
-                snprintf(it->existing_id, sizeof(it->existing_id), "%s",
-                         first->duplicate ? first->existing_id : first->ev.id);
-                dup = 1;
-                break;
+        for (size_t e = 0; e < it->nevs; e++) {
+            struct dh_event_rec *ev = &it->evs[e];
+            size_t h = dh__hash(ev->dedupe_key) & (cap - 1);
+
+            ev->duplicate = 0;
+            /* A repeat of an earlier event of this batch: its first id. */
+            while (slots[h] != NULL && strcmp(slots[h]->dedupe_key, ev->dedupe_key) != 0)
+                h = (h + 1) & (cap - 1);
+            if (slots[h] != NULL) {
+                ev->duplicate = 1;
+                snprintf(ev->existing_id, sizeof(ev->existing_id), "%s",
+                         slots[h]->duplicate ? slots[h]->existing_id : slots[h]->id);
+                continue;
             }
-            h = (h + 1) & (cap - 1);
+            slots[h] = ev;
+            rc = dh__write_event(s, ev, now);
+            if (rc < 0)
+                goto out;
         }
-        if (dup)
-            continue;
-        slots[h] = i;
-        rc = dh__write_event(s, it, now);
-        if (rc < 0)
-            goto out;
     }
     rc = dh__exec(s->wdb, "COMMIT", NULL, 0);
 out:
@@ -438,7 +436,8 @@ out:
             dh__exec(s->wdb, "ROLLBACK", NULL, 0);
         for (size_t i = 0; i < n; i++) {
             items[i]->rc = DH_E_STORE_UNAVAILABLE;
-            items[i]->duplicate = 0;
+            for (size_t e = 0; items[i]->kind == DH_COMMIT_EVENT && e < items[i]->nevs; e++)
+                items[i]->evs[e].duplicate = 0;
         }
     }
     free(slots);
