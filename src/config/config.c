@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "config/units.h"
+#include "core/cidr.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -398,11 +399,34 @@ static const char *dh__scalar(const struct dh_ynode *m, const char *key, const c
     return (v != NULL && v->kind == DH_Y_SCALAR) ? v->value : def;
 }
 
+static uint64_t dh__tolerance(struct dh__loader *L, const struct dh_ynode *m, const char *what)
+{
+    const struct dh_ynode *t = dh_ytree_get(m, "tolerance");
+    uint64_t ms = 0;
+    char err[200];
+    if (t == NULL)
+        return 0;
+    if (t->kind != DH_Y_SCALAR) {
+        dh_errlist_add(L->el, L->file, t->line, "auth.%s.tolerance must be a duration like 5m",
+                       what);
+        return 0;
+    }
+    if (dh_units_parse_duration(t->value, &ms, err, sizeof(err)) < 0)
+        dh_errlist_add(L->el, L->file, t->line, "auth.%s.tolerance: %s", what, err);
+    else if (ms == 0)
+        dh_errlist_add(L->el, L->file, t->line, "auth.%s.tolerance must be more than 0", what);
+    return ms;
+}
+
 static void dh__parse_auth(struct dh__loader *L, struct dh_config_source *s,
                            const struct dh_ynode *v)
 {
-    static const char *const hmac_keys[] = {"header", "algorithm", "encoding", "prefix",
-                                            "secrets", NULL};
+    static const char *const hmac_keys[] = {"header",  "algorithm",        "encoding",
+                                            "prefix",  "signed",           "timestamp_header",
+                                            "tolerance", "secrets",        NULL};
+    static const char *const sig_keys[] = {"secrets", "tolerance", "base_url", "public_key",
+                                           "public_keys", NULL};
+    static const char *const ips_keys[] = {"cidrs", "trusted_proxies", NULL};
     static const char *const bearer_keys[] = {"tokens", NULL};
     static const char *const header_keys[] = {"name", "tokens", NULL};
     static const char *const basic_keys[] = {"users", NULL};
@@ -418,8 +442,8 @@ static void dh__parse_auth(struct dh__loader *L, struct dh_config_source *s,
     }
     if (v->kind != DH_Y_MAP || v->n == 0) {
         dh_errlist_add(L->el, L->file, v->line,
-                       "auth must be the word none or a map of schemes (hmac, bearer, basic, "
-                       "header)");
+                       "auth must be the word none or a map of schemes (hmac, a platform's "
+                       "scheme such as zendesk, bearer, basic, header, allow_ips)");
         return;
     }
     for (size_t i = 0; i < v->n; i++) {
@@ -444,6 +468,14 @@ static void dh__parse_auth(struct dh__loader *L, struct dh_config_source *s,
             if (strcmp(h->encoding, "hex") && strcmp(h->encoding, "base64"))
                 dh_errlist_add(L->el, L->file, dh_ytree_get(m, "encoding")->line,
                                "auth.hmac.encoding: \"%s\" is not hex or base64", h->encoding);
+            h->signed_template = dh_strdup(dh__scalar(m, "signed", NULL));
+            h->timestamp_header = dh_strdup(dh__scalar(m, "timestamp_header", NULL));
+            if (h->signed_template != NULL && strstr(h->signed_template, "{timestamp}") != NULL &&
+                h->timestamp_header == NULL)
+                dh_errlist_add(L->el, L->file, m->line,
+                               "auth.hmac: signed uses {timestamp}; name its header with "
+                               "timestamp_header:");
+            h->tolerance_ms = dh__tolerance(L, m, "hmac");
             const struct dh_ynode *sec = dh_ytree_get(m, "secrets");
             if (sec == NULL)
                 dh_errlist_add(L->el, L->file, m->line, "auth.hmac needs secrets: [...]");
@@ -491,11 +523,55 @@ static void dh__parse_auth(struct dh__loader *L, struct dh_config_source *s,
                 s->auth.basic_users[s->auth.nbasic++] =
                     dh_asprintf("%s:%s", u->keys[k]->value, u->items[k]->value);
             }
+        } else if (strcmp(scheme, "allow_ips") == 0) {
+            struct dh_config_ips *ips = dh_new(struct dh_config_ips);
+            const struct dh_ynode *c = dh_ytree_get(m, "cidrs");
+            const struct dh_ynode *pr = dh_ytree_get(m, "trusted_proxies");
+            dh__check_keys(L, m, scheme, ips_keys);
+            ips->line = m->line;
+            if (c == NULL)
+                dh_errlist_add(L->el, L->file, m->line, "auth.allow_ips needs cidrs: [...]");
+            else
+                ips->cidrs = dh__strlist(L, c, "auth.allow_ips.cidrs", &ips->ncidrs);
+            if (pr != NULL)
+                ips->proxies = dh__strlist(L, pr, "auth.allow_ips.trusted_proxies",
+                                           &ips->nproxies);
+            for (size_t k = 0; k < ips->ncidrs + ips->nproxies; k++) {
+                struct dh_cidr cidr;
+                const char *txt = k < ips->ncidrs ? ips->cidrs[k] : ips->proxies[k - ips->ncidrs];
+                if (dh_cidr_parse(txt, &cidr) < 0)
+                    dh_errlist_add(L->el, L->file, m->line,
+                                   "auth.allow_ips: \"%s\" is not an address or CIDR range", txt);
+            }
+            s->auth.ips = ips;
         } else {
-            dh_errlist_add(L->el, L->file, v->keys[i]->line,
-                           "auth scheme \"%s\" is not known (this version has hmac, bearer, "
-                           "basic and header)",
-                           scheme);
+            /* A platform scheme: ingest checks the name against its table. */
+            struct dh_config_sig *g;
+            const struct dh_ynode *sec = dh_ytree_get(m, "secrets");
+            const struct dh_ynode *pk = dh_ytree_get(m, "public_key");
+            const struct dh_ynode *pks = dh_ytree_get(m, "public_keys");
+            dh__check_keys(L, m, scheme, sig_keys);
+            s->auth.sigs = dh_realloc(s->auth.sigs, (s->auth.nsigs + 1) * sizeof(*s->auth.sigs));
+            g = &s->auth.sigs[s->auth.nsigs++];
+            memset(g, 0, sizeof(*g));
+            g->scheme = dh_strdup(scheme);
+            g->line = v->keys[i]->line;
+            g->tolerance_ms = dh__tolerance(L, m, scheme);
+            g->base_url = dh_strdup(dh__scalar(m, "base_url", NULL));
+            if (pk != NULL && pk->kind == DH_Y_SCALAR && pk->value[0] != '\0') {
+                g->secrets = dh_calloc(1, sizeof(char *));
+                g->secrets[0] = dh_strdup(pk->value);
+                g->nsecrets = 1;
+            } else if (pks != NULL) {
+                g->secrets = dh__strlist(L, pks, "public_keys", &g->nsecrets);
+            } else if (sec != NULL) {
+                char what[80];
+                snprintf(what, sizeof(what), "auth.%s.secrets", scheme);
+                g->secrets = dh__strlist(L, sec, what, &g->nsecrets);
+            } else {
+                dh_errlist_add(L->el, L->file, m->line, "auth.%s needs secrets: [...]%s", scheme,
+                               pk != NULL ? " (public_key is empty)" : "");
+            }
         }
     }
 }
@@ -776,12 +852,25 @@ void dh_config_free(struct dh_config *c)
             free(s->auth.hmac->algorithm);
             free(s->auth.hmac->encoding);
             free(s->auth.hmac->prefix);
+            free(s->auth.hmac->signed_template);
+            free(s->auth.hmac->timestamp_header);
             dh__free_list(s->auth.hmac->secrets, s->auth.hmac->nsecrets);
             free(s->auth.hmac);
         }
         dh__free_tokens(s->auth.bearer);
         dh__free_tokens(s->auth.header);
         dh__free_list(s->auth.basic_users, s->auth.nbasic);
+        for (size_t k = 0; k < s->auth.nsigs; k++) {
+            free(s->auth.sigs[k].scheme);
+            free(s->auth.sigs[k].base_url);
+            dh__free_list(s->auth.sigs[k].secrets, s->auth.sigs[k].nsecrets);
+        }
+        free(s->auth.sigs);
+        if (s->auth.ips != NULL) {
+            dh__free_list(s->auth.ips->cidrs, s->auth.ips->ncidrs);
+            dh__free_list(s->auth.ips->proxies, s->auth.ips->nproxies);
+            free(s->auth.ips);
+        }
     }
     free(c->sources);
     free(c->file);

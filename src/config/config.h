@@ -20,8 +20,30 @@ struct dh_config_hmac {
     char *algorithm; /* sha1 | sha256 | sha512 */
     char *encoding;  /* hex | base64 */
     char *prefix;    /* optional, e.g. "sha256=" (also accepted when absent) */
+    char *signed_template;  /* what is signed, e.g. "{timestamp}.{body}"; NULL: the body */
+    char *timestamp_header; /* with {timestamp}: the header carrying it */
+    uint64_t tolerance_ms;  /* 0: the default (5 minutes) */
     char **secrets;
     size_t nsecrets;
+};
+
+/* A platform signature scheme by name (zendesk, stripe, …). The name is
+ * checked by ingest, which knows the schemes. */
+struct dh_config_sig {
+    char *scheme;
+    int line;
+    char **secrets; /* or PEM public keys, for freshchat */
+    size_t nsecrets;
+    uint64_t tolerance_ms; /* 0: the default (5 minutes) */
+    char *base_url;        /* hubspot: the public URL the gateway is reached at */
+};
+
+struct dh_config_ips {
+    int line;
+    char **cidrs;
+    size_t ncidrs;
+    char **proxies; /* peers whose X-Forwarded-For is believed */
+    size_t nproxies;
 };
 
 struct dh_config_tokens {
@@ -37,6 +59,9 @@ struct dh_config_auth {
     struct dh_config_tokens *header;
     char **basic_users; /* "name:password" pairs */
     size_t nbasic;
+    struct dh_config_sig *sigs;
+    size_t nsigs;
+    struct dh_config_ips *ips;
 };
 
 /* A source's own payload paths for one ticket-model field. */

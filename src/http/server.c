@@ -27,6 +27,7 @@
 #include "ingest/normalize.h"
 
 #define DH__ADDR_MAX 300
+#define DH__URI_MAX 4096
 
 struct dh_server {
     struct dh_server_deps d;
@@ -50,6 +51,8 @@ struct dh__req {
     const struct dh_ingest_source *src;
     char event_type[DH_EVENT_TYPE_MAX + 1];
     struct dh_buf body;
+    char *uri; /* raw, as sent: some schemes sign it */
+    int counted; /* included in srv->in_flight */
     int64_t start_us;
     int64_t deadline_ms;
     int batch;    /* POST .../batch */
@@ -187,6 +190,13 @@ static enum MHD_Result dh__answer_commit(struct dh__req *r)
     return dh_http_respond(r->conn, 200, body, (size_t)n, "application/json", extra);
 }
 
+static const struct sockaddr *dh__peer(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return ci != NULL ? ci->client_addr : NULL;
+}
+
 static enum MHD_Result dh__finish_webhook(struct dh__req *r)
 {
     struct dh_ingest_error err;
@@ -196,6 +206,9 @@ static enum MHD_Result dh__finish_webhook(struct dh__req *r)
         .batch = r->batch,
         .get_header = dh__get_header,
         .hctx = r->conn,
+        .method = "POST",
+        .uri = r->uri,
+        .peer = dh__peer(r->conn),
         .content_type = dh__get_header(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE),
         .body = r->body.data ? r->body.data : "",
         .len = r->body.len,
@@ -280,13 +293,16 @@ static enum MHD_Result dh__pub_handler(void *cls, struct MHD_Connection *conn, c
     struct dh_server *s = cls;
     struct dh__req *r = *con_cls;
 
-    if (r == NULL) {
+    if (r == NULL) { /* no URI callback ran: cannot happen, but be safe */
         r = dh_new(struct dh__req);
+        *con_cls = r;
+    }
+    if (r->phase == DH__NEW && !r->counted) {
         r->srv = s;
         r->conn = conn;
         r->start_us = dh_clock_mono_us();
+        r->counted = 1;
         atomic_fetch_add(&s->in_flight, 1);
-        *con_cls = r;
         return dh__begin(r, url, method);
     }
     switch (r->phase) {
@@ -333,9 +349,20 @@ static void dh__pub_completed(void *cls, struct MHD_Connection *conn, void **con
     dh_buf_free(&r->body);
     dh_ingest_item_clear(&r->item);
     dh_ingest_result_clear(&r->res);
+    if (r->counted)
+        atomic_fetch_sub(&s->in_flight, 1);
+    free(r->uri);
     free(r);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* Called with the request line's URI exactly as sent, before any decoding;
+ * what it returns becomes the request's state. */
+static void *dh__pub_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct dh__req *r = dh_new(struct dh__req);
+    r->uri = dh_strndup(uri, strnlen(uri, DH__URI_MAX));
+    return r;
 }
 
 static enum MHD_Result dh__adm_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -447,6 +474,7 @@ int dh_server_start(const struct dh_server_deps *deps, struct dh_server **out, c
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(c->idle_timeout_ms / 1000), NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)c->max_header_bytes, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)dh__pub_completed, s},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)dh__pub_uri, s},
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)dh__mhd_log, NULL},
         {c->http_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
          (intptr_t)c->http_threads, NULL},

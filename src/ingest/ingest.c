@@ -395,8 +395,11 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
     item->evs = NULL;
     item->nevs = 0;
 
-    rc = dh_auth_check(src->auth, rq->get_header, rq->hctx, rq->body, rq->len, &auth_index,
-                       err->message, sizeof(err->message));
+    {
+        struct dh_auth_request ar = {rq->get_header, rq->hctx, rq->method, rq->uri,
+                                     rq->peer, rq->body, rq->len};
+        rc = dh_auth_check(src->auth, &ar, &auth_index, err->message, sizeof(err->message));
+    }
     if (rc < 0)
         goto out;
 

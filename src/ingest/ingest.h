@@ -70,6 +70,9 @@ struct dh_ingest_request {
     int batch;                   /* POST .../batch: a JSON array of events */
     dh_header_fn get_header;
     void *hctx;
+    const char *method;
+    const char *uri;             /* raw request URI (path and query) */
+    const struct sockaddr *peer; /* the connected client */
     const char *content_type;
     const char *body;
     size_t len;
