@@ -16,6 +16,10 @@ static void dh__usage(FILE *f)
             "  serve -c FILE     run the gateway (--listen, --admin-listen, --store override "
             "the file)\n"
             "  check -c FILE     validate a configuration file; exits 1 listing every problem\n"
+            "  secret [--scheme S]   print a new random secret\n"
+            "  sign --scheme S --secret X < body     print the headers a sender adds\n"
+            "  verify --scheme S --secret X -H 'Name: value'... < body   check a signature\n"
+            "  send URL --scheme S --secret X < body  send a signed test webhook\n"
             "  version           print the version\n"
             "\n"
             "Run 'deskhook <command> --help' for a command's options.\n");
@@ -38,6 +42,14 @@ int main(int argc, char **argv)
         return dh_cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return dh_cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "secret") == 0)
+        return dh_cli_secret(argc - 1, argv + 1);
+    if (strcmp(cmd, "sign") == 0)
+        return dh_cli_sign(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0)
+        return dh_cli_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "send") == 0)
+        return dh_cli_send(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             printf("usage: deskhook version\n\nPrints the version of this deskhook.\n");
