@@ -28,6 +28,10 @@ passed=$((passed + up))
 failed=$((failed + uf))
 
 echo "== end-to-end tests ($build)"
+# The reference signature libraries the e2e tests check against (npm).
+if [ -f tests/e2e/package-lock.json ] && [ ! -d tests/e2e/node_modules ]; then
+  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error || { echo "0 passed, 1 failed"; exit 1; }
+fi
 DESKHOOK_BIN="$root/$build/deskhook" DESKHOOK_SHIM="$root/$build/tests/libdhshim.so" \
   node --test --test-concurrency=2 \
     --test-reporter=spec --test-reporter-destination=stdout \
