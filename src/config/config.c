@@ -649,6 +649,47 @@ static void dh__parse_keyed_rate(struct dh__loader *L, struct dh_config_source *
     s->rate_key = dh_strdup(dh__scalar(v, "key", NULL));
 }
 
+/* response: {status, body}, error_response: {body}, health: {path, body}:
+ * answers shaped for callers that expect their own. */
+static void dh__parse_shape(struct dh__loader *L, struct dh_config_source *s, const char *key,
+                            const struct dh_ynode *v)
+{
+    const struct dh_ynode *body = dh_ytree_get(v, "body");
+    int is_health = strcmp(key, "health") == 0;
+
+    if (v->kind != DH_Y_MAP || body == NULL) {
+        dh_errlist_add(L->el, L->file, v->line, "%s needs body: (a JSON template)%s", key,
+                       is_health ? " and path:" : "");
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const char *k = v->keys[i]->value;
+        int ok = strcmp(k, "body") == 0 || (is_health && strcmp(k, "path") == 0) ||
+                 (strcmp(key, "response") == 0 && strcmp(k, "status") == 0);
+        if (!ok)
+            dh_errlist_add(L->el, L->file, v->keys[i]->line, "%s: unknown key \"%s\"", key, k);
+    }
+    if (strcmp(key, "response") == 0) {
+        const char *st = dh__scalar(v, "status", "200");
+        char *end = NULL;
+        long n = strtol(st, &end, 10);
+        if (*end != '\0' || n < 200 || n > 299)
+            dh_errlist_add(L->el, L->file, v->line, "response.status must be 200 to 299");
+        s->response_status = (unsigned)n;
+        s->response_body = dh_ytree_to_json(body);
+    } else if (strcmp(key, "error_response") == 0) {
+        s->error_body = dh_ytree_to_json(body);
+    } else {
+        const char *path = dh__scalar(v, "path", NULL);
+        if (path == NULL || path[0] != '/' || strncmp(path, "/webhooks/", 10) == 0 ||
+            strcmp(path, "/health") == 0)
+            dh_errlist_add(L->el, L->file, v->line,
+                           "health.path must start with / and not be a gateway path");
+        s->health_path = dh_strdup(path);
+        s->health_body = dh_ytree_to_json(body);
+    }
+}
+
 static int dh__source_special(struct dh__loader *L, void *base, const char *key,
                               const struct dh_ynode *v)
 {
@@ -663,6 +704,11 @@ static int dh__source_special(struct dh__loader *L, void *base, const char *key,
     }
     if (strcmp(key, "event_map") == 0) {
         dh__parse_event_map(L, s, v);
+        return 1;
+    }
+    if (strcmp(key, "response") == 0 || strcmp(key, "error_response") == 0 ||
+        strcmp(key, "health") == 0) {
+        dh__parse_shape(L, s, key, v);
         return 1;
     }
     if (strcmp(key, "rate_limit") == 0 && v->kind == DH_Y_MAP) {
@@ -728,8 +774,7 @@ static void dh__parse_sources(struct dh__loader *L, struct dh_config *c, const s
             if (path[0] != '/' || strchr(path, '?') != NULL || strlen(path) > 256)
                 dh_errlist_add(L->el, L->file, line,
                                "paths: \"%s\" must start with / and have no query", path);
-            else if (strncmp(path, "/webhooks/", 10) == 0 || strncmp(path, "/api/", 5) == 0 ||
-                     strcmp(path, "/health") == 0)
+            else if (strncmp(path, "/webhooks/", 10) == 0 || strcmp(path, "/health") == 0)
                 dh_errlist_add(L->el, L->file, line,
                                "paths: \"%s\" is reserved by the gateway", path);
             for (size_t j = 0; j < c->nsources; j++)
@@ -841,6 +886,10 @@ void dh_config_free(struct dh_config *c)
         dh__free_list(s->required, s->nrequired);
         free(s->rate_key);
         free(s->required_message);
+        json_decref(s->response_body);
+        json_decref(s->error_body);
+        json_decref(s->health_body);
+        free(s->health_path);
         for (size_t k = 0; k < s->nfields; k++) {
             free(s->fields[k].target);
             dh__free_list(s->fields[k].paths, s->fields[k].npaths);

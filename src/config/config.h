@@ -93,6 +93,11 @@ struct dh_config_source {
     char **required;
     size_t nrequired;
     char *required_message; /* replaces the missing_field message, or NULL */
+    unsigned response_status; /* 0: 200 */
+    json_t *response_body;    /* template over the event, or NULL */
+    json_t *error_body;       /* template over {error: {code, message}, status}, or NULL */
+    char *health_path;        /* GET here answers health_body */
+    json_t *health_body;
     struct dh_config_auth auth;
 };
 

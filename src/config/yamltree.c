@@ -218,3 +218,41 @@ struct dh_ynode *dh_ytree_get(const struct dh_ynode *map, const char *key)
             return map->items[i];
     return NULL;
 }
+
+json_t *dh_ytree_to_json(const struct dh_ynode *n)
+{
+    if (n == NULL)
+        return json_null();
+    if (n->kind == DH_Y_MAP) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < n->n; i++)
+            json_object_set_new(o, n->keys[i]->value, dh_ytree_to_json(n->items[i]));
+        return o;
+    }
+    if (n->kind == DH_Y_SEQ) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n->n; i++)
+            json_array_append_new(a, dh_ytree_to_json(n->items[i]));
+        return a;
+    }
+    if (!n->quoted) {
+        const char *v = n->value;
+        char *end = NULL;
+        if (n->plain_null)
+            return json_null();
+        if (strcmp(v, "true") == 0)
+            return json_true();
+        if (strcmp(v, "false") == 0)
+            return json_false();
+        if (*v != '\0') {
+            long long i = strtoll(v, &end, 10);
+            if (*end == '\0')
+                return json_integer(i);
+            double d = strtod(v, &end);
+            if (*end == '\0')
+                return json_real(d);
+        }
+    }
+    json_t *s = json_string(n->value);
+    return s ? s : json_string("");
+}

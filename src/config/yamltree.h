@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 enum dh_ynode_kind { DH_Y_SCALAR, DH_Y_MAP, DH_Y_SEQ };
 
 struct dh_ynode {
@@ -43,6 +45,11 @@ int dh_ytree_parse(const char *file, const char *text, size_t len, struct dh_yno
 void dh_ytree_free(struct dh_ynode *n);
 /* Returns the value for key in a map node, or NULL. */
 struct dh_ynode *dh_ytree_get(const struct dh_ynode *map, const char *key);
+
+/* Converts a subtree to JSON: maps to objects, sequences to arrays, quoted
+ * scalars to strings, plain scalars to numbers, true/false or null where
+ * they read as such (else strings). Returns a new reference. */
+json_t *dh_ytree_to_json(const struct dh_ynode *n);
 
 /* Substitutes ${VAR} and ${VAR:-default} in s. Returns a new string; on an
  * unset variable without default, writes its name to missing (first one) and

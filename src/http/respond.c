@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/jsonx.h"
+#include "core/template.h"
 
 enum MHD_Result dh_http_respond(struct MHD_Connection *conn, unsigned status, const char *body,
                                 size_t len, const char *content_type,
@@ -56,6 +57,13 @@ enum MHD_Result dh_http_respond_json(struct MHD_Connection *conn, unsigned statu
 enum MHD_Result dh_http_respond_error(struct MHD_Connection *conn, int rc, const char *message,
                                       int64_t retry_after_s, const char *event_id)
 {
+    return dh_http_respond_error_tmpl(conn, rc, message, retry_after_s, event_id, NULL);
+}
+
+enum MHD_Result dh_http_respond_error_tmpl(struct MHD_Connection *conn, int rc,
+                                           const char *message, int64_t retry_after_s,
+                                           const char *event_id, const json_t *tmpl)
+{
     char ra[24];
     struct dh_http_header extra[4] = {{NULL, NULL}};
     int n = 0;
@@ -67,9 +75,13 @@ enum MHD_Result dh_http_respond_error(struct MHD_Connection *conn, int rc, const
     }
     if (event_id != NULL && event_id[0] != '\0')
         extra[n++] = (struct dh_http_header){"X-Deskhook-Event-Id", event_id};
-    if (rc == DH_E_METHOD)
-        extra[n++] = (struct dh_http_header){"Allow", "POST"};
     body = json_pack("{s:{s:s,s:s}}", "error", "code", dh_error_code(rc), "message",
                      (message != NULL && message[0] != '\0') ? message : dh_strerror(rc));
+    if (tmpl != NULL) {
+        json_object_set_new(body, "status", json_integer(dh_error_status(rc)));
+        json_t *shaped = dh_template_render(tmpl, body);
+        json_decref(body);
+        body = shaped;
+    }
     return dh_http_respond_json(conn, (unsigned)dh_error_status(rc), body, extra);
 }

@@ -29,5 +29,10 @@ enum MHD_Result dh_http_respond_json(struct MHD_Connection *conn, unsigned statu
  * X-Deskhook-Event-Id. */
 enum MHD_Result dh_http_respond_error(struct MHD_Connection *conn, int rc, const char *message,
                                       int64_t retry_after_s, const char *event_id);
+/* As dh_http_respond_error, with the body rendered from tmpl (NULL: the
+ * standard body) over {"error":{"code","message"},"status":N}. */
+enum MHD_Result dh_http_respond_error_tmpl(struct MHD_Connection *conn, int rc,
+                                           const char *message, int64_t retry_after_s,
+                                           const char *event_id, const json_t *tmpl);
 
 #endif

@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/template.h"
 #include "http/respond.h"
 #include "ingest/normalize.h"
 
@@ -82,7 +83,8 @@ static enum MHD_Result dh__answer_error(struct dh__req *r, int rc, const char *m
 {
     r->phase = DH__ANSWERED;
     dh__access_log(r, (unsigned)dh_error_status(rc), NULL);
-    return dh_http_respond_error(r->conn, rc, msg, retry_after, NULL);
+    return dh_http_respond_error_tmpl(r->conn, rc, msg, retry_after, NULL,
+                                      r->src ? r->src->cfg->error_body : NULL);
 }
 
 /* Commit thread: the item's results are written; wake the connection. */
@@ -154,6 +156,25 @@ static enum MHD_Result dh__answer_array(struct dh__req *r)
     return dh_http_respond_json(r->conn, 200, body, NULL);
 }
 
+/* A source's own success body: its template over the stored document,
+ * with "status" saying accepted or duplicate. */
+static enum MHD_Result dh__answer_shaped(struct dh__req *r, const char *id)
+{
+    struct dh_event_rec *ev = &r->item.evs[0];
+    json_t *ctx = json_loads(ev->doc, JSON_ALLOW_NUL, NULL);
+    json_t *body;
+    struct dh_http_header extra[] = {{"X-Deskhook-Event-Id", id}, {NULL, NULL}};
+
+    if (ctx == NULL)
+        ctx = json_object();
+    json_object_set_new(ctx, "id", json_string(id));
+    json_object_set_new(ctx, "status", json_string(ev->duplicate ? "duplicate" : "accepted"));
+    body = dh_template_render(r->src->cfg->response_body, ctx);
+    json_decref(ctx);
+    dh__access_log(r, r->src->cfg->response_status, id);
+    return dh_http_respond_json(r->conn, r->src->cfg->response_status, body, extra);
+}
+
 static enum MHD_Result dh__answer_commit(struct dh__req *r)
 {
     struct dh_commit_item *it = &r->item;
@@ -183,6 +204,8 @@ static enum MHD_Result dh__answer_commit(struct dh__req *r)
     if (r->res.array)
         return dh__answer_array(r);
     id = it->evs[0].duplicate ? it->evs[0].existing_id : it->evs[0].id;
+    if (r->src->cfg->response_body != NULL)
+        return dh__answer_shaped(r, id);
     n = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"status\":\"%s\"}", id,
                  it->evs[0].duplicate ? "duplicate" : "accepted");
     struct dh_http_header extra[] = {{"X-Deskhook-Event-Id", id}, {NULL, NULL}};
@@ -246,6 +269,13 @@ static enum MHD_Result dh__begin(struct dh__req *r, const char *url, const char 
         r->item.kind = DH_COMMIT_PROBE;
         return dh__suspend_and_submit(r);
     }
+    for (size_t i = 0; i < s->d.ingest->nsources; i++) {
+        const struct dh_config_source *cs = s->d.ingest->sources[i].cfg;
+        if (cs->health_path != NULL && strcmp(cs->health_path, url) == 0) {
+            r->phase = DH__ANSWERED;
+            return dh_http_respond_json(r->conn, 200, json_deep_copy(cs->health_body), NULL);
+        }
+    }
     rc = dh_ingest_route(s->d.ingest, url, &r->src, r->event_type, sizeof(r->event_type),
                          &r->batch);
     if (rc < 0) {
@@ -259,8 +289,18 @@ static enum MHD_Result dh__begin(struct dh__req *r, const char *url, const char 
             snprintf(msg, sizeof(msg), "nothing is served at %.120s", url);
         return dh__answer_error(r, rc, msg, 0);
     }
-    if (strcmp(method, "POST") != 0)
-        return dh__answer_error(r, DH_E_METHOD, "webhooks are sent with POST", 0);
+    if (strcmp(method, "POST") != 0) {
+        static const struct dh_http_header allow[] = {{"Allow", "POST"}, {NULL, NULL}};
+        if (r->src->cfg->error_body != NULL)
+            return dh__answer_error(r, DH_E_METHOD, "webhooks are sent with POST", 0);
+        r->phase = DH__ANSWERED;
+        dh__access_log(r, 405, NULL);
+        return dh_http_respond_json(r->conn, 405,
+                                    json_pack("{s:{s:s,s:s}}", "error", "code",
+                                              "method_not_allowed", "message",
+                                              "webhooks are sent with POST"),
+                                    allow);
+    }
     cl = dh__get_header(r->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL) {
         char *end = NULL;
