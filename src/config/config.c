@@ -953,8 +953,19 @@ void dh_config_print_reference(void)
     dh__print_table(dh__global_opts, DH__NOPTS(dh__global_opts));
     printf("\n## Keys of each entry under `sources:`\n\n");
     dh__print_table(dh__source_opts, DH__NOPTS(dh__source_opts));
-    printf("\n`auth` is `none` or a map of schemes, all of which must pass:\n"
-           "`hmac: {header, algorithm: sha1|sha256|sha512, encoding: hex|base64, prefix, "
-           "secrets: [...]}`,\n`bearer: {tokens: [...]}`, `basic: {users: {name: password}}`, "
-           "`header: {name, tokens: [...]}`.\n");
+    printf("\n`auth` is `none` or a map of schemes, all of which must pass:\n\n"
+           "- `hmac: {header, algorithm: sha1|sha256|sha512, encoding: hex|base64, prefix, "
+           "signed: \"{timestamp}.{body}\", timestamp_header, tolerance, secrets: [...]}`\n"
+           "- a platform's scheme: `standard-webhooks`, `svix`, `github`, `stripe`, `slack`, "
+           "`zendesk`, `intercom`, `hubspot`, `helpscout`, `front`, `jira` with "
+           "`{secrets: [...], tolerance}` (`hubspot` also `base_url`), `freshchat` with "
+           "`{public_key}` or `{public_keys: [...]}`\n"
+           "- `bearer: {tokens: [...]}`, `basic: {users: {name: password}}`, "
+           "`header: {name, tokens: [...]}`\n"
+           "- `allow_ips: {cidrs: [...], trusted_proxies: [...]}`\n"
+           "\nOther maps of a source: `fields: {ticket.subject: [title, data.title]}` "
+           "(override a preset's paths), `event_map: {ticket.create: ticket.created}`, "
+           "`response: {status, body}` and `error_response: {body}` (JSON templates with "
+           "`{{path}}` over the event, or over `error.code`, `error.message`, `status`), "
+           "`health: {path, body}` (a fixed JSON document answered on GET).\n");
 }
