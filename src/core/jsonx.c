@@ -4,6 +4,7 @@
 #include "core/jsonx.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,9 +115,15 @@ char *dh_json_scalar_string(const json_t *v)
         return dh_asprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL: {
         double d = json_real_value(v);
-        if (d == (double)(long long)d && d > -1e15 && d < 1e15)
-            return dh_asprintf("%lld", (long long)d);
-        return dh_asprintf("%.15g", d);
+        char buf[40];
+        /* Whole numbers below 1e21 print as integers, as JavaScript
+         * prints them; anything else as the shortest form that reads back. */
+        if (isfinite(d) && d == floor(d) && fabs(d) < 1e21)
+            return dh_asprintf("%.0f", d);
+        snprintf(buf, sizeof(buf), "%.15g", d);
+        if (strtod(buf, NULL) != d)
+            snprintf(buf, sizeof(buf), "%.17g", d);
+        return dh_strdup(buf);
     }
     case JSON_TRUE:
         return dh_strdup("true");

@@ -65,9 +65,11 @@ int dh_ingest_new(const struct dh_config *c, struct dh_ingest **out, struct dh_e
         for (size_t k = 0; k < cs->nfields; k++) {
             const struct dh_config_field *o = &cs->fields[k];
             struct dh_preset_field *f = NULL;
-            if (!dh_preset_known_field(o->target)) {
+            if (!dh_preset_model_path(o->target)) {
                 dh_errlist_add(el, c->file, cs->fields_line,
-                               "fields: \"%s\" is not a ticket-model field", o->target);
+                               "fields: \"%s\" is not under ticket., customer., message. or "
+                               "metadata (or platform)",
+                               o->target);
                 continue;
             }
             for (size_t j = 0; j < s->nfields && f == NULL; j++)
@@ -95,7 +97,10 @@ int dh_ingest_new(const struct dh_config *c, struct dh_ingest **out, struct dh_e
         for (size_t k = 0; k < s->preset->nrequired; k++)
             s->required[s->nrequired++] = s->preset->required[k];
         for (size_t k = 0; k < cs->nrequired; k++) {
-            if (!dh_preset_known_field(cs->required[k]))
+            int own = 0;
+            for (size_t j = 0; j < cs->nfields; j++)
+                own |= strcmp(cs->fields[j].target, cs->required[k]) == 0;
+            if (!own && !dh_preset_known_field(cs->required[k]))
                 dh_errlist_add(el, c->file, cs->required_line,
                                "required: \"%s\" is not a ticket-model field (for example "
                                "ticket.subject, customer.email)",
@@ -361,8 +366,8 @@ static int dh__build_element(struct dh_ingest *in, const struct dh_ingest_reques
         snprintf(msg, msglen, "each element must be a JSON object");
         return DH_E_INVALID_JSON;
     }
-    raw = json_dumps(elem, JSON_COMPACT | JSON_ENCODE_ANY);
-    canon = json_dumps(elem, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    raw = json_dumps(elem, DH_JSON_DUMP_FLAGS);
+    canon = json_dumps(elem, DH_JSON_DUMP_FLAGS | JSON_SORT_KEYS);
     if (raw == NULL || canon == NULL) {
         free(raw);
         free(canon);

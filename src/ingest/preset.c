@@ -123,13 +123,29 @@ const struct dh_preset *dh_preset_find(const char *name)
 
 int dh_preset_known_field(const char *path)
 {
-    static const char *const top[] = {"id", "source", "provider", "type", "received_at",
-                                      "dedupe_key", "platform", "metadata", NULL};
-    static const char *const prefixes[] = {"ticket.", "customer.", "message.", "metadata.",
-                                           NULL};
-    for (const char *const *t = top; *t; t++)
+    static const char *const model[] = {
+        "id", "source", "provider", "type", "received_at", "dedupe_key", "platform", "metadata",
+        "ticket.id", "ticket.subject", "ticket.body", "ticket.body_html", "ticket.status",
+        "ticket.priority", "ticket.tags", "ticket.category", "ticket.channel", "ticket.url",
+        "customer.id", "customer.name", "customer.email", "message.id",
+        "message.conversation_id", "message.text", "message.author", "message.role", NULL};
+    for (const char *const *t = model; *t; t++)
         if (strcmp(path, *t) == 0)
             return 1;
+    if (strncmp(path, "metadata.", 9) == 0 && path[9] != '\0')
+        return 1;
+    for (size_t i = 0; i < dh__npresets; i++)
+        for (size_t k = 0; k < dh__presets[i].nfields; k++)
+            if (strcmp(dh__presets[i].fields[k].target, path) == 0)
+                return 1;
+    return 0;
+}
+
+int dh_preset_model_path(const char *path)
+{
+    static const char *const prefixes[] = {"ticket.", "customer.", "message.", "metadata.", NULL};
+    if (strcmp(path, "platform") == 0 || strcmp(path, "metadata") == 0)
+        return 1;
     for (const char *const *t = prefixes; *t; t++)
         if (strncmp(path, *t, strlen(*t)) == 0 && path[strlen(*t)] != '\0')
             return 1;

@@ -53,9 +53,12 @@ struct dh_preset {
 int dh_preset_load_all(char *err, size_t errlen);
 /* Returns the preset called name, or NULL. Any thread after loading. */
 const struct dh_preset *dh_preset_find(const char *name);
-/* Returns 1 when path is a field some preset can fill or a top-level field
- * of the ticket model (for validating `required:`). */
+/* Returns 1 when path is a field of the ticket model (DESIGN section 3) or
+ * one some preset fills: what `required:` and `rate_limit.key` may name. */
 int dh_preset_known_field(const char *path);
+/* Returns 1 when path may be filled by a source's own `fields:` entry:
+ * anything under ticket., customer., message. or metadata, or platform. */
+int dh_preset_model_path(const char *path);
 /* Writes the names of all presets, comma separated, into out. */
 void dh_preset_names(char *out, size_t outlen);
 /* Frees all presets (at exit). */

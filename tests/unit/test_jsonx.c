@@ -1,0 +1,269 @@
+/*
+ * test_jsonx.c: dotted paths into payloads, the depth guard that runs before
+ * the parser, scalar-to-string conversion and dumping.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+
+#include "core/error.h"
+#include "core/jsonx.h"
+
+static json_t *parse(const char *s)
+{
+    json_error_t je;
+    json_t *v = json_loads(s, JSON_DECODE_ANY, &je);
+    if (v == NULL)
+        fail_msg("test JSON does not parse: %s", je.text);
+    return v;
+}
+
+static void test_get_path(void **state)
+{
+    json_t *root = parse("{\"ticket\":{\"subject\":\"Refund\",\"id\":7,"
+                         "\"requester\":{\"email\":\"a@b.c\"}},"
+                         "\"items\":[{\"id\":\"first\"},{\"id\":\"second\"}],"
+                         "\"top\":true,\"nothing\":null}");
+    (void)state;
+
+    assert_string_equal(json_string_value(dh_json_get_path(root, "ticket.subject")), "Refund");
+    assert_int_equal(json_integer_value(dh_json_get_path(root, "ticket.id")), 7);
+    assert_string_equal(json_string_value(dh_json_get_path(root, "ticket.requester.email")),
+                        "a@b.c");
+    assert_true(json_is_true(dh_json_get_path(root, "top")));
+    assert_true(json_is_object(dh_json_get_path(root, "ticket")));
+    /* Array indexes. */
+    assert_string_equal(json_string_value(dh_json_get_path(root, "items.0.id")), "first");
+    assert_string_equal(json_string_value(dh_json_get_path(root, "items.1.id")), "second");
+    /* A present null is returned as null, not as missing. */
+    assert_true(json_is_null(dh_json_get_path(root, "nothing")));
+    /* The reference is borrowed from root. */
+    assert_ptr_equal(dh_json_get_path(root, "ticket"), json_object_get(root, "ticket"));
+    json_decref(root);
+}
+
+static void test_get_path_missing(void **state)
+{
+    json_t *root = parse("{\"ticket\":{\"subject\":\"Refund\"},\"items\":[{\"id\":1}],"
+                         "\"n\":5,\"s\":\"text\"}");
+    (void)state;
+
+    assert_null(dh_json_get_path(root, "customer"));
+    assert_null(dh_json_get_path(root, "ticket.status"));
+    assert_null(dh_json_get_path(root, "customer.email"));
+    assert_null(dh_json_get_path(root, "items.1.id"));   /* out of range */
+    assert_null(dh_json_get_path(root, "items.x"));      /* not an index */
+    assert_null(dh_json_get_path(root, "items.-1"));
+    assert_null(dh_json_get_path(root, "items.0x"));
+    /* A scalar in the way. */
+    assert_null(dh_json_get_path(root, "n.value"));
+    assert_null(dh_json_get_path(root, "s.0"));
+    assert_null(dh_json_get_path(root, "ticket.subject.text"));
+    assert_null(dh_json_get_path(NULL, "ticket"));
+    json_decref(root);
+}
+
+static void test_set_path(void **state)
+{
+    json_t *doc = json_object();
+    char *s;
+    (void)state;
+
+    assert_int_equal(dh_json_set_path(doc, "ticket.subject", json_string("Refund")), 0);
+    assert_int_equal(dh_json_set_path(doc, "ticket.id", json_string("42")), 0);
+    assert_int_equal(dh_json_set_path(doc, "customer.address.city", json_string("Oslo")), 0);
+    assert_int_equal(dh_json_set_path(doc, "platform", json_string("web")), 0);
+    /* Setting again replaces. */
+    assert_int_equal(dh_json_set_path(doc, "ticket.subject", json_string("Refund 2")), 0);
+    s = dh_json_dump(doc);
+    assert_string_equal(s, "{\"ticket\":{\"subject\":\"Refund 2\",\"id\":\"42\"},"
+                           "\"customer\":{\"address\":{\"city\":\"Oslo\"}},"
+                           "\"platform\":\"web\"}");
+    free(s);
+    json_decref(doc);
+}
+
+static void test_set_path_fails_over_scalar(void **state)
+{
+    json_t *doc = parse("{\"ticket\":\"not an object\",\"list\":[1]}");
+    json_t *val = json_string("x");
+    char *s;
+    (void)state;
+
+    json_incref(val); /* keep one reference to see that set_path dropped its own */
+    assert_int_equal(dh_json_set_path(doc, "ticket.subject", val), -EINVAL);
+    assert_int_equal(val->refcount, 1);
+    json_decref(val);
+    assert_int_equal(dh_json_set_path(doc, "list.0", json_string("y")), -EINVAL);
+    assert_int_equal(dh_json_set_path(doc, "", json_string("y")), -EINVAL);
+    /* Nothing changed. */
+    s = dh_json_dump(doc);
+    assert_string_equal(s, "{\"ticket\":\"not an object\",\"list\":[1]}");
+    free(s);
+    json_decref(doc);
+}
+
+static void test_check_depth_ok(void **state)
+{
+    const char *ok = "{\"a\":{\"b\":[1,{\"c\":2}]}}"; /* depth 4 */
+    char err[128] = "";
+    (void)state;
+
+    assert_int_equal(dh_json_check_depth(ok, strlen(ok), 4, err, sizeof(err)), 0);
+    assert_int_equal(dh_json_check_depth("1", 1, 1, err, sizeof(err)), 0);
+    assert_int_equal(dh_json_check_depth("", 0, 1, err, sizeof(err)), 0);
+    /* Siblings do not add up: depth is nesting, not count. */
+    assert_int_equal(dh_json_check_depth("[[],[],[],[],[]]", 16, 2, err, sizeof(err)), 0);
+}
+
+static void test_check_depth_rejects(void **state)
+{
+    const char *deep = "{\"a\":{\"b\":[1,{\"c\":2}]}}";
+    char err[128] = "";
+    char *big;
+    size_t n = 100000;
+    (void)state;
+
+    assert_int_equal(dh_json_check_depth(deep, strlen(deep), 3, err, sizeof(err)),
+                     DH_E_INVALID_JSON);
+    /* The fourth opening bracket is the '{' at byte 13. */
+    assert_non_null(strstr(err, "nesting deeper than 3"));
+    assert_non_null(strstr(err, "at byte 13"));
+
+    /* A body of 100000 '[' is rejected by the scan, not by a stack-hungry parser. */
+    big = malloc(n);
+    memset(big, '[', n);
+    err[0] = '\0';
+    assert_int_equal(dh_json_check_depth(big, n, 64, err, sizeof(err)), DH_E_INVALID_JSON);
+    assert_non_null(strstr(err, "deeper than 64"));
+    assert_non_null(strstr(err, "at byte 64"));
+    free(big);
+}
+
+static void test_check_depth_ignores_strings(void **state)
+{
+    char err[128] = "";
+    /* Brackets inside strings are text. */
+    const char *s1 = "{\"a\":\"[[[[{{{{\",\"b\":\"]]]]\"}";
+    /* An escaped quote does not end the string, so the brackets after it are text too. */
+    const char *s2 = "{\"a\":\"say \\\"[[[[\\\" twice\",\"b\":[1]}";
+    /* An escaped backslash does end it: the '[' that follows are real. */
+    const char *s3 = "[\"\\\\\",[[[1]]]]";
+    (void)state;
+
+    assert_int_equal(dh_json_check_depth(s1, strlen(s1), 1, err, sizeof(err)), 0);
+    assert_int_equal(dh_json_check_depth(s2, strlen(s2), 2, err, sizeof(err)), 0);
+    assert_int_equal(dh_json_check_depth(s3, strlen(s3), 4, err, sizeof(err)), 0);
+    assert_int_equal(dh_json_check_depth(s3, strlen(s3), 3, err, sizeof(err)),
+                     DH_E_INVALID_JSON);
+    /* Only len bytes are scanned. */
+    assert_int_equal(dh_json_check_depth("[[[[", 1, 1, err, sizeof(err)), 0);
+}
+
+/* Converts v (consumed) and compares with want (NULL: no string). */
+static void check_scalar(json_t *v, const char *want)
+{
+    char *s = dh_json_scalar_string(v);
+    char got[64];
+
+    snprintf(got, sizeof(got), "%s", s ? s : "(null)");
+    json_decref(v);
+    free(s);
+    if (want == NULL ? strcmp(got, "(null)") != 0 : strcmp(got, want) != 0)
+        fail_msg("got \"%s\", wanted \"%s\"", got, want ? want : "(null)");
+}
+
+static void test_scalar_string(void **state)
+{
+    (void)state;
+    check_scalar(json_integer(1228307), "1228307");
+    check_scalar(json_integer(-5), "-5");
+    check_scalar(json_integer(9007199254740993LL), "9007199254740993");
+    check_scalar(json_real(1.0), "1");
+    check_scalar(json_real(-3.0), "-3");
+    check_scalar(json_real(0.1), "0.1");
+    check_scalar(json_real(2.5), "2.5");
+    check_scalar(json_true(), "true");
+    check_scalar(json_false(), "false");
+    check_scalar(json_string("Open"), "Open");
+    check_scalar(json_string(""), "");
+    check_scalar(json_null(), NULL);
+    check_scalar(json_object(), NULL);
+    check_scalar(json_array(), NULL);
+}
+
+static void test_scalar_string_large_integral(void **state)
+{
+    (void)state;
+    /* Integral reals of 15 digits and more: ids sent as floats must come out
+     * whole, without an exponent and without losing digits. */
+    check_scalar(json_real(999999999999999.0), "999999999999999");
+    check_scalar(json_real(1e15), "1000000000000000");
+    check_scalar(json_real(1234567890123456.0), "1234567890123456");
+    check_scalar(json_real(-1234567890123456.0), "-1234567890123456");
+    /* Beyond the range of long long: still whole, and no overflowing cast. */
+    check_scalar(json_real(1e20), "100000000000000000000");
+}
+
+static void test_scalar_string_from_parsed(void **state)
+{
+    /* What a payload actually carries: 4.0 is written with a point. */
+    json_t *root = parse("{\"p\":4.0,\"id\":1e3}");
+    char *s;
+    (void)state;
+
+    s = dh_json_scalar_string(json_object_get(root, "p"));
+    assert_string_equal(s, "4");
+    free(s);
+    s = dh_json_scalar_string(json_object_get(root, "id"));
+    assert_string_equal(s, "1000");
+    free(s);
+    json_decref(root);
+}
+
+static void test_dump(void **state)
+{
+    json_t *v = parse("{\"b\":0.1,\"a\":[1,2.5,true,null],\"c\":\"\\u00e9\"}");
+    char *s;
+    (void)state;
+
+    s = dh_json_dump(v);
+    /* Compact, keys in insertion order, 0.1 stays 0.1. */
+    assert_string_equal(s, "{\"b\":0.1,\"a\":[1,2.5,true,null],\"c\":\"\xc3\xa9\"}");
+    free(s);
+    json_decref(v);
+
+    /* A value built in C (not parsed) keeps its short form too. */
+    v = json_pack("{s:f,s:f}", "x", 0.1, "y", 1.0 / 3.0);
+    s = dh_json_dump(v);
+    assert_string_equal(s, "{\"x\":0.1,\"y\":0.333333333333333}");
+    free(s);
+    json_decref(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get_path),
+        cmocka_unit_test(test_get_path_missing),
+        cmocka_unit_test(test_set_path),
+        cmocka_unit_test(test_set_path_fails_over_scalar),
+        cmocka_unit_test(test_check_depth_ok),
+        cmocka_unit_test(test_check_depth_rejects),
+        cmocka_unit_test(test_check_depth_ignores_strings),
+        cmocka_unit_test(test_scalar_string),
+        cmocka_unit_test(test_scalar_string_large_integral),
+        cmocka_unit_test(test_scalar_string_from_parsed),
+        cmocka_unit_test(test_dump),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
