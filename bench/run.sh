@@ -27,6 +27,8 @@
 #                 (default ${TMPDIR:-/tmp}); SQLite numbers depend on its disk
 #   DESKHOOK_BIN  deskhook binary (default build/deskhook, built if absent)
 #   PYTHON        interpreter with fastapi + uvicorn (default: /usr/bin/python3)
+#   WAIT_QUIET    before each server, wait up to this many seconds for the
+#                 machine to be quiet (default 20; 0 = don't wait)
 #   NO_INSTALL=1  never call apt-get; fail if something is missing
 #   KEEP_TMP=1    keep the temporary dir (databases, nginx config) at the end
 #
@@ -140,11 +142,30 @@ ensure_deps() {
 
 # ---------------------------------------------------------------- deskhook build
 DESKHOOK_BIN=${DESKHOOK_BIN:-$ROOT/build/deskhook}
+# Debian packages deskhook's build needs (tools, then pkg-config modules as
+# named in meson.build).
+ensure_build_deps() {
+  local pkgs=() m
+  command -v cc >/dev/null || pkgs+=(gcc libc6-dev)
+  command -v make >/dev/null || pkgs+=(make)
+  command -v meson >/dev/null || pkgs+=(meson)
+  command -v ninja >/dev/null || pkgs+=(ninja-build)
+  command -v pkg-config >/dev/null || pkgs+=(pkg-config)
+  command -v python3 >/dev/null || pkgs+=(python3)
+  for m in libmicrohttpd:libmicrohttpd-dev jansson:libjansson-dev libcrypto:libssl-dev \
+           sqlite3:libsqlite3-dev yaml-0.1:libyaml-dev; do
+    if ! command -v pkg-config >/dev/null || ! pkg-config --exists "${m%%:*}" 2>/dev/null; then
+      pkgs+=("${m#*:}")
+    fi
+  done
+  apt_install "${pkgs[@]}"
+}
 ensure_deskhook() {
   [ -x "$DESKHOOK_BIN" ] && return 0
   if [ "$DESKHOOK_BIN" != "$ROOT/build/deskhook" ]; then
     log "DESKHOOK_BIN=$DESKHOOK_BIN is not an executable"; return 1
   fi
+  ensure_build_deps
   if [ -f "$ROOT/Makefile" ]; then
     log "build/deskhook not found: running 'make' at the repo root"
     make -C "$ROOT" >&2 || return 1
@@ -233,6 +254,15 @@ times_children_ms() {  # file written by `times`
          for (i = 1; i <= NF; i++) { split($i, a, "m"); sub(/s$/, "", a[2]); ms += (a[1] * 60 + a[2]) * 1000 }
          printf "%.0f", ms }' "$1"
 }
+# Busy share of one core (everything but idle and iowait, so interrupt and
+# softirq work of the loopback traffic counts): "busy_ticks total_ticks".
+core_sample() {
+  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat
+}
+core_pct() {  # before after
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]
+    if (d <= 0) print "-"; else printf "%.0f", 100 * (y[1] - x[1]) / d }'
+}
 pct() {  # amount_seconds elapsed_ns
   awk -v a="$1" -v e="$2" 'BEGIN { if (e <= 0) print "-"; else printf "%.0f", 100 * a / (e / 1e9) }'
 }
@@ -288,6 +318,10 @@ start_deskhook() {
   local port=$1 admin=$2 dir="$TMP/deskhook"
   mkdir -p "$dir"
   ensure_deskhook || { log "deskhook could not be built"; return 1; }
+  if ! "$DESKHOOK_BIN" check -c "$BENCH_DIR/deskhook-bench.yaml" >>"$RESULTS/deskhook.server.log" 2>&1; then
+    log "deskhook rejects bench/deskhook-bench.yaml:"; tail -n 5 "$RESULTS/deskhook.server.log" >&2
+    return 1
+  fi
   (cd "$ROOT" && exec taskset -c "$SERVER_CPU" "$DESKHOOK_BIN" serve \
       -c "$BENCH_DIR/deskhook-bench.yaml" \
       --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
@@ -354,7 +388,7 @@ smoke_test() {  # name url dir verifies
 }
 
 # ---------------------------------------------------------------- one server
-declare -A R_RPS R_P50 R_P99 R_NON2XX R_SOCKERR R_SRVCPU R_CLICPU R_OTHER R_NOTE
+declare -A R_RPS R_P50 R_P99 R_NON2XX R_SOCKERR R_SRVCPU R_CLICPU R_OTHER R_CORE_CLI R_CORE_SRV R_NOTE
 
 run_wrk() {  # url duration id_base out [extra env]
   local url=$1 dur=$2 base=$3 out=$4 wp rc=0; shift 4
@@ -409,11 +443,14 @@ bench_server() {
 
   log "$name: load $DURATION, $CONNECTIONS connections, $THREADS wrk thread(s) on cpu $CLIENT_CPU"
   local s0 s1 m0 m1 t0 t1 w0 w1 out="$RESULTS/$name.wrk.txt"
-  s0=$(tree_ticks "$SRV_PID"); m0=$(machine_task_ticks); t0=$(now_ns)
+  local k0 k1 q0 q1
+  s0=$(tree_ticks "$SRV_PID"); m0=$(machine_task_ticks)
+  k0=$(core_sample "$CLIENT_CPU"); q0=$(core_sample "$SERVER_CPU"); t0=$(now_ns)
   times > "$TMP/times.0"
   run_wrk "$SRV_URL" "$DURATION" 20000000000 "$out" || true
   times > "$TMP/times.1"
-  t1=$(now_ns); m1=$(machine_task_ticks); s1=$(tree_ticks "$SRV_PID")
+  t1=$(now_ns); k1=$(core_sample "$CLIENT_CPU"); q1=$(core_sample "$SERVER_CPU")
+  m1=$(machine_task_ticks); s1=$(tree_ticks "$SRV_PID")
   w0=$(times_children_ms "$TMP/times.0"); w1=$(times_children_ms "$TMP/times.1")
   if ! kill -0 "$SRV_PID" 2>/dev/null; then log "$name: server died during the load"; R_NOTE[$name]="died"; fi
   stop_pid "$SRV_PID"; forget_pid "$SRV_PID"
@@ -437,7 +474,9 @@ bench_server() {
   R_SRVCPU[$name]=$(pct "$srv_s" $((t1 - t0)))
   R_CLICPU[$name]=$(pct "$wrk_s" $((t1 - t0)))
   R_OTHER[$name]=$(pct "$other_s" $((t1 - t0)))
-  log "$name: ${R_RPS[$name]} req/s, p50 ${R_P50[$name]} us, p99 ${R_P99[$name]} us, non-2xx $non2xx, server cpu ${R_SRVCPU[$name]}%, wrk cpu ${R_CLICPU[$name]}%, other processes ${R_OTHER[$name]}% of a core"
+  R_CORE_CLI[$name]=$(core_pct "$k0" "$k1")
+  R_CORE_SRV[$name]=$(core_pct "$q0" "$q1")
+  log "$name: ${R_RPS[$name]} req/s, p50 ${R_P50[$name]} us, p99 ${R_P99[$name]} us, non-2xx $non2xx, server cpu ${R_SRVCPU[$name]}%, wrk cpu ${R_CLICPU[$name]}%, other processes ${R_OTHER[$name]}% of a core; core $SERVER_CPU busy ${R_CORE_SRV[$name]}%, core $CLIENT_CPU busy ${R_CORE_CLI[$name]}%"
   return 0
 }
 
@@ -477,7 +516,7 @@ print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__,
       "uvloop", v("uvloop"), "httptools", v("httptools"), "sqlite", sqlite3.sqlite_version)'
   fi
   if wants deskhook; then
-    echo "deskhook: $( [ -x "$DESKHOOK_BIN" ] && "$DESKHOOK_BIN" --version 2>&1 | head -1 || echo 'not built yet')"
+    echo "deskhook: $( [ -x "$DESKHOOK_BIN" ] && { "$DESKHOOK_BIN" version 2>/dev/null || "$DESKHOOK_BIN" --version 2>&1; } | head -1 || echo 'not built yet')"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit') $(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo '(dirty tree)')"
   fi
 } > "$RESULTS/env.txt"
@@ -488,19 +527,48 @@ case "$fstype" in
 esac
 
 # Is the machine quiet? Other busy processes float onto the pinned cores.
-m0=$(machine_task_ticks); sleep 1; m1=$(machine_task_ticks)
+# "pid ticks name" for every process
+proc_snapshot() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+    l = $0; o = index(l, "("); c = 0
+    for (i = length(l); i > 0; i--) if (substr(l, i, 1) == ")") { c = i; break }
+    name = substr(l, o + 1, c - o - 1); gsub(/ /, "_", name)
+    n = split(substr(l, c + 2), f, " "); print $1, f[12] + f[13], name }'
+}
+proc_snapshot > "$TMP/procs.0"; m0=$(machine_task_ticks); sleep 1
+m1=$(machine_task_ticks); proc_snapshot > "$TMP/procs.1"
 idle_busy=$(( (m1 - m0) * 100 / CLK_TCK ))
+busiest=$(awk -v hz="$CLK_TCK" 'NR == FNR { t[$1] = $2; next }
+            ($1 in t) && $2 > t[$1] { printf "%6d %4.0f%% %s\n", $1, 100 * ($2 - t[$1]) / hz, $3 }' \
+            "$TMP/procs.0" "$TMP/procs.1" | sort -k2 -nr | head -5)
 { echo "other load before the run: ${idle_busy}% of a core"
-  ps -eo pid,pcpu,comm --sort=-pcpu | head -6; } >> "$RESULTS/env.txt"
+  [ -z "$busiest" ] || printf '%s\n' "$busiest"; } >> "$RESULTS/env.txt"
 if [ "$idle_busy" -ge 10 ]; then
   log "WARNING: the machine is not idle (${idle_busy}% of a core busy before the run); busiest processes:"
-  ps -eo pid,pcpu,comm --sort=-pcpu | head -6 | sed 's/^/[bench]   /' >&2
+  [ -z "$busiest" ] || printf '%s\n' "$busiest" | sed 's/^/[bench]   /' >&2
 fi
+
+# Before each server, wait (up to WAIT_QUIET seconds) for a second in which
+# other processes use less than 5% of a core.
+wait_quiet() {
+  local limit=${WAIT_QUIET:-20} start=$SECONDS a b busy=0
+  [ "$limit" -gt 0 ] || return 0
+  while :; do
+    a=$(machine_task_ticks); sleep 1; b=$(machine_task_ticks)
+    busy=$(( (b - a) * 100 / CLK_TCK ))
+    [ "$busy" -lt 5 ] && return 0
+    if [ $((SECONDS - start)) -ge "$limit" ]; then
+      log "machine still busy (${busy}% of a core) after ${limit} s of waiting; going on"
+      return 0
+    fi
+  done
+}
 
 failed=0
 port=$BASE_PORT
 for s in "${servers[@]}"; do
   while port_busy "$port" || port_busy $((port + 1)); do port=$((port + 2)); done
+  wait_quiet
   bench_server "$s" "$port" || failed=1
   port=$((port + 2))
 done
@@ -533,9 +601,9 @@ ref_fsql=${R_RPS[fastapi-sqlite]:-}
   echo "unique ~1.5 KB signed Freshdesk bodies; srv/wrk cpu = CPU time of the server / of wrk over the load, in % of one core."
   for s in "${servers[@]}"; do
     [ -n "${R_RPS[$s]:-}" ] || continue
-    if [ "${R_CLICPU[$s]}" != "-" ] && [ "${R_CLICPU[$s]}" -ge 90 ] \
-       && [ "${R_SRVCPU[$s]}" != "-" ] && [ "${R_SRVCPU[$s]}" -lt 90 ]; then
-      echo "note: $s: wrk used ${R_CLICPU[$s]}% of its core while the server used ${R_SRVCPU[$s]}%: its req/s is bounded by the load generator."
+    if [ "${R_CORE_CLI[$s]}" != "-" ] && [ "${R_CORE_CLI[$s]}" -ge 90 ] \
+       && [ "${R_CORE_SRV[$s]}" != "-" ] && [ "${R_CORE_SRV[$s]}" -lt 90 ]; then
+      echo "note: $s: wrk's core was ${R_CORE_CLI[$s]}% busy, the server's ${R_CORE_SRV[$s]}%: its req/s is bounded by the load generator."
     fi
     if [ "${R_OTHER[$s]}" != "-" ] && [ "${R_OTHER[$s]}" -ge 10 ]; then
       echo "WARNING: $s: other processes used ${R_OTHER[$s]}% of a core during its load: this row is disturbed."
@@ -544,12 +612,12 @@ ref_fsql=${R_RPS[fastapi-sqlite]:-}
 } | tee "$RESULTS/summary.txt"
 
 {
-  printf 'server\trps\tp50_us\tp99_us\tnon2xx\tsock_err\tvs_nginx\tvs_fastapi_sqlite\tserver_cpu_pct\twrk_cpu_pct\tother_cpu_pct\tnote\n'
+  printf 'server\trps\tp50_us\tp99_us\tnon2xx\tsock_err\tvs_nginx\tvs_fastapi_sqlite\tserver_cpu_pct\twrk_cpu_pct\tother_cpu_pct\tserver_core_busy_pct\tclient_core_busy_pct\tnote\n'
   for s in "${servers[@]}"; do
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "${R_RPS[$s]:-}" "${R_P50[$s]:-}" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "${R_RPS[$s]:-}" "${R_P50[$s]:-}" \
       "${R_P99[$s]:-}" "${R_NON2XX[$s]:-}" "${R_SOCKERR[$s]:-}" \
       "$(ratio "${R_RPS[$s]:-}" "$ref_nginx")" "$(ratio "${R_RPS[$s]:-}" "$ref_fsql")" \
-      "${R_SRVCPU[$s]:-}" "${R_CLICPU[$s]:-}" "${R_OTHER[$s]:-}" "${R_NOTE[$s]:-}"
+      "${R_SRVCPU[$s]:-}" "${R_CLICPU[$s]:-}" "${R_OTHER[$s]:-}" "${R_CORE_SRV[$s]:-}" "${R_CORE_CLI[$s]:-}" "${R_NOTE[$s]:-}"
   done
 } > "$RESULTS/summary.tsv"
 
