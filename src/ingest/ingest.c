@@ -366,6 +366,9 @@ static int dh__build_element(struct dh_ingest *in, const struct dh_ingest_reques
         snprintf(msg, msglen, "each element must be a JSON object");
         return DH_E_INVALID_JSON;
     }
+    char did[DH__DELIVERY_ID_MAX + 1];
+    const char *id = dh_normalize_delivery_id(rq->src->preset, elem, did, sizeof(did));
+
     raw = json_dumps(elem, DH_JSON_DUMP_FLAGS);
     canon = json_dumps(elem, DH_JSON_DUMP_FLAGS | JSON_SORT_KEYS);
     if (raw == NULL || canon == NULL) {
@@ -374,8 +377,12 @@ static int dh__build_element(struct dh_ingest *in, const struct dh_ingest_reques
         snprintf(msg, msglen, "the element cannot be encoded");
         return DH_E_INVALID_JSON;
     }
-    rc = dh__build(in, rq, elem, "sha256", canon, strlen(canon), raw, strlen(raw), ev, msg,
-                   msglen, retry_after_s);
+    /* The platform's delivery id when the element has one (a retry may
+     * change other fields, such as an attempt number), else its canonical
+     * JSON. */
+    rc = dh__build(in, rq, elem, id ? "id" : "sha256", id ? id : canon,
+                   id ? strlen(id) : strlen(canon), raw, strlen(raw), ev, msg, msglen,
+                   retry_after_s);
     free(raw);
     free(canon);
     return rc;
@@ -447,7 +454,10 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
         const char *did = p->delivery_id_header
                               ? rq->get_header(rq->hctx, p->delivery_id_header)
                               : NULL;
-        int by_id = did != NULL && did[0] != '\0' && strlen(did) <= DH__DELIVERY_ID_MAX;
+        char pid[DH__DELIVERY_ID_MAX + 1];
+        if (did == NULL || did[0] == '\0' || strlen(did) > DH__DELIVERY_ID_MAX)
+            did = dh_normalize_delivery_id(p, payload, pid, sizeof(pid));
+        int by_id = did != NULL;
         item->evs = &item->one;
         rc = dh__build(in, rq, payload, by_id ? "id" : "sha256", by_id ? did : rq->body,
                        by_id ? strlen(did) : rq->len, rq->body, rq->len, &item->one,

@@ -4,6 +4,7 @@
 #include "ingest/normalize.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,19 +20,6 @@ static json_t *dh__base(const struct dh_preset *p, json_t *payload)
             return inner;
     }
     return payload;
-}
-
-static json_t *dh__find(const struct dh_preset_field *f, json_t *base)
-{
-    for (size_t i = 0; i < f->npaths; i++) {
-        json_t *v = dh_json_get_path(base, f->paths[i]);
-        if (v == NULL || json_is_null(v))
-            continue;
-        if (json_is_string(v) && json_string_length(v) == 0)
-            continue;
-        return v;
-    }
-    return NULL;
 }
 
 /* Returns a new value for field f from v (a found payload value), or NULL
@@ -66,6 +54,28 @@ static json_t *dh__convert(const struct dh_preset_field *f, json_t *v)
     return out;
 }
 
+/* Returns the new value for field f: the first path (inside the wrapper,
+ * then in the whole payload) whose value is present and fits. A value that
+ * does not fit (an object where a string belongs) does not stop the search. */
+static json_t *dh__find(const struct dh_preset_field *f, json_t *base, json_t *payload)
+{
+    for (int pass = 0; pass < (base != payload ? 2 : 1); pass++) {
+        json_t *root = pass == 0 ? base : payload;
+        for (size_t i = 0; i < f->npaths; i++) {
+            json_t *v = dh_json_get_path(root, f->paths[i]);
+            json_t *nv;
+            if (v == NULL || json_is_null(v))
+                continue;
+            if (json_is_string(v) && json_string_length(v) == 0)
+                continue;
+            nv = dh__convert(f, v);
+            if (nv != NULL)
+                return nv;
+        }
+    }
+    return NULL;
+}
+
 void dh_normalize(const struct dh_preset *p, const struct dh_preset_field *fields,
                   size_t nfields, json_t *payload, json_t *doc)
 {
@@ -73,8 +83,7 @@ void dh_normalize(const struct dh_preset *p, const struct dh_preset_field *field
 
     for (size_t i = 0; i < nfields; i++) {
         const struct dh_preset_field *f = &fields[i];
-        json_t *v = dh__find(f, base);
-        json_t *nv = v != NULL ? dh__convert(f, v) : NULL;
+        json_t *nv = dh__find(f, base, payload);
         if (nv == NULL && f->def != NULL)
             nv = json_string(f->def);
         if (nv != NULL)
@@ -102,6 +111,26 @@ const char *dh_normalize_event_type(const struct dh_preset *p, json_t *payload)
             v = dh_json_get_path(payload, p->event_paths[i]);
         if (json_is_string(v) && dh_normalize_event_type_valid(json_string_value(v)))
             return json_string_value(v);
+    }
+    return NULL;
+}
+
+const char *dh_normalize_delivery_id(const struct dh_preset *p, json_t *payload, char *out,
+                                     size_t outlen)
+{
+    json_t *base = dh__base(p, payload);
+    for (size_t i = 0; i < p->ndelivery_id_paths; i++) {
+        json_t *v = dh_json_get_path(base, p->delivery_id_paths[i]);
+        char *s;
+        if (v == NULL && base != payload)
+            v = dh_json_get_path(payload, p->delivery_id_paths[i]);
+        s = v != NULL ? dh_json_scalar_string(v) : NULL;
+        if (s != NULL && s[0] != '\0' && strlen(s) < outlen) {
+            snprintf(out, outlen, "%s", s);
+            free(s);
+            return out;
+        }
+        free(s);
     }
     return NULL;
 }

@@ -21,6 +21,11 @@ void dh_normalize(const struct dh_preset *p, const struct dh_preset_field *field
 /* Returns the event type the payload names through the preset's paths, or
  * NULL. Borrowed from payload. */
 const char *dh_normalize_event_type(const struct dh_preset *p, json_t *payload);
+/* Writes the delivery id the payload carries (the preset's
+ * delivery_id_paths; "eventId" for HubSpot) into out and returns out, or
+ * returns NULL when there is none. */
+const char *dh_normalize_delivery_id(const struct dh_preset *p, json_t *payload, char *out,
+                                     size_t outlen);
 /* Renames an event type: strips the preset's prefix, then applies the
  * source's map (from, to pairs; it wins) or the preset's. Returns type, a
  * suffix of it, or a string owned by one of the maps. */

@@ -56,6 +56,8 @@ static int dh__parse(const struct dh_embedded *e, struct dh_preset *p, char *err
     p->description = dh__str(root, "description");
     p->signature = dh__str(root, "signature");
     p->delivery_id_header = dh__str(root, "delivery_id_header");
+    p->delivery_id_paths = dh__strs(json_object_get(root, "delivery_id_paths"),
+                                    &p->ndelivery_id_paths);
     p->unwrap = dh__strs(json_object_get(root, "unwrap"), &p->nunwrap);
     p->required = dh__strs(json_object_get(root, "required"), &p->nrequired);
     ev = json_object_get(root, "event_type");
@@ -188,6 +190,7 @@ void dh_preset_free_all(void)
         free(p->description);
         free(p->signature);
         free(p->delivery_id_header);
+        dh__free_list(p->delivery_id_paths, p->ndelivery_id_paths);
         free(p->event_header);
         free(p->event_strip_prefix);
         free(p->signature_scheme);

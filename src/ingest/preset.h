@@ -42,6 +42,8 @@ struct dh_preset {
     char *event_strip_prefix; /* removed from event types before mapping */
     json_t *event_map;        /* platform event type -> deskhook's, or NULL */
     char *delivery_id_header;
+    char **delivery_id_paths; /* payload paths of the delivery id, tried after the header */
+    size_t ndelivery_id_paths;
     char **required;
     size_t nrequired;
     struct dh_preset_field *fields;
