@@ -244,6 +244,12 @@ static void dh__sign_usage(FILE *f)
 static int dh__sign_headers(const struct dh__sigopts *o, const char *body, size_t len,
                             struct dh_sig_headers *h)
 {
+    const struct dh_sig_scheme *s = dh_sig_find(o->scheme);
+    if (s != NULL && dh_sig_uses_public_key(s)) {
+        fprintf(stderr, "deskhook: %s signs with the platform's private key; deskhook only "
+                        "verifies it\n", o->scheme);
+        return 2;
+    }
     struct dh_sig_keys *k = dh__keys(o, NULL);
     char err[300];
     int rc;

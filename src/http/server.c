@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@ struct dh__req {
     char event_type[DH_EVENT_TYPE_MAX + 1];
     struct dh_buf body;
     char *uri; /* raw, as sent: some schemes sign it */
+    char xff[1024]; /* X-Forwarded-For, all lines joined */
     int counted; /* included in srv->in_flight */
     int64_t start_us;
     int64_t deadline_ms;
@@ -62,9 +64,43 @@ struct dh__req {
     struct dh_ingest_result res;
 };
 
+/* Collects every line of one header, joined with ", " as RFC 9110 5.3
+ * says several lines of a list header mean. */
+struct dh__join {
+    const char *name;
+    char *buf;
+    size_t len, cap;
+};
+
+static enum MHD_Result dh__join_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct dh__join *j = cls;
+    if (key == NULL || value == NULL || strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    size_t n = strlen(value);
+    if (j->len + n + 3 > j->cap)
+        return MHD_NO; /* longer than any real chain: stop, the check fails closed */
+    if (j->len > 0) {
+        memcpy(j->buf + j->len, ", ", 2);
+        j->len += 2;
+    }
+    memcpy(j->buf + j->len, value, n);
+    j->len += n;
+    j->buf[j->len] = '\0';
+    return MHD_YES;
+}
+
 static const char *dh__get_header(void *ctx, const char *name)
 {
-    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+    struct dh__req *r = ctx;
+    if (strcasecmp(name, "X-Forwarded-For") == 0) {
+        struct dh__join j = {name, r->xff, 0, sizeof(r->xff)};
+        r->xff[0] = '\0';
+        MHD_get_connection_values(r->conn, MHD_HEADER_KIND, dh__join_cb, &j);
+        return j.len > 0 ? r->xff : NULL;
+    }
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 static void dh__access_log(struct dh__req *r, unsigned status, const char *event_id)
@@ -228,11 +264,11 @@ static enum MHD_Result dh__finish_webhook(struct dh__req *r)
         .path_event_type = r->event_type,
         .batch = r->batch,
         .get_header = dh__get_header,
-        .hctx = r->conn,
+        .hctx = r,
         .method = "POST",
         .uri = r->uri,
         .peer = dh__peer(r->conn),
-        .content_type = dh__get_header(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_type = dh__get_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
         .body = r->body.data ? r->body.data : "",
         .len = r->body.len,
     };
@@ -301,14 +337,14 @@ static enum MHD_Result dh__begin(struct dh__req *r, const char *url, const char 
                                               "webhooks are sent with POST"),
                                     allow);
     }
-    cl = dh__get_header(r->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    cl = dh__get_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL) {
         char *end = NULL;
         long long v = strtoll(cl, &end, 10);
         if (end != cl && *end == '\0' && v >= 0)
             content_length = v;
     }
-    rc = dh_ingest_check_headers(r->src, dh__get_header(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE),
+    rc = dh_ingest_check_headers(r->src, dh__get_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
                                  content_length);
     if (rc < 0) {
         char msg[200];

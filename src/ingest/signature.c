@@ -53,37 +53,46 @@ struct dh_sig_scheme {
     const char *id_header; /* Standard Webhooks */
     int whsec;             /* the key is the base64 after "whsec_" */
     const char *alt;       /* used instead when alt's timestamp header is present */
+    int sign_ms;           /* signing writes the timestamp in milliseconds */
 };
 
+#define DH__ROW(n, f, a, b64, h, pre, tsh, tsk, t) \
+    .name = (n), .fmt = (f), .alg = (a), .base64 = (b64), .header = (h), .prefix = (pre), \
+    .ts_header = (tsh), .ts = (tsk), .tmpl = (t)
+
 static const struct dh_sig_scheme dh__schemes[] = {
-    {"hmac", DH__PLAIN, "sha256", 0, "X-Webhook-Signature", NULL, NULL, DH__TS_NONE, "{body}",
-     NULL, 0, NULL},
-    {"standard-webhooks", DH__STANDARD, "sha256", 1, "webhook-signature", NULL,
-     "webhook-timestamp", DH__TS_S, "{id}.{timestamp}.{body}", "webhook-id", 1, NULL},
-    {"svix", DH__STANDARD, "sha256", 1, "svix-signature", NULL, "svix-timestamp", DH__TS_S,
-     "{id}.{timestamp}.{body}", "svix-id", 1, NULL},
-    {"github", DH__PLAIN, "sha256", 0, "X-Hub-Signature-256", "sha256=", NULL, DH__TS_NONE,
-     "{body}", NULL, 0, NULL},
-    {"stripe", DH__STRIPE, "sha256", 0, "Stripe-Signature", NULL, NULL, DH__TS_S,
-     "{timestamp}.{body}", NULL, 0, NULL},
-    {"slack", DH__PLAIN, "sha256", 0, "X-Slack-Signature", "v0=", "X-Slack-Request-Timestamp",
-     DH__TS_S, "v0:{timestamp}:{body}", NULL, 0, NULL},
-    {"zendesk", DH__PLAIN, "sha256", 1, "X-Zendesk-Webhook-Signature", NULL,
-     "X-Zendesk-Webhook-Signature-Timestamp", DH__TS_ISO, "{timestamp}{body}", NULL, 0, NULL},
-    {"intercom", DH__PLAIN, "sha1", 0, "X-Hub-Signature", "sha1=", NULL, DH__TS_NONE, "{body}",
-     NULL, 0, NULL},
-    {"hubspot", DH__PLAIN, "sha256", 1, "X-HubSpot-Signature-v3", NULL,
-     "X-HubSpot-Request-Timestamp", DH__TS_MS, "{method}{url}{body}{timestamp}", NULL, 0, NULL},
-    {"helpscout", DH__PLAIN, "sha1", 1, "X-HelpScout-Signature", NULL, NULL, DH__TS_NONE,
-     "{body}", NULL, 0, NULL},
-    {"front", DH__PLAIN, "sha1", 1, "X-Front-Signature", NULL, NULL, DH__TS_NONE, "{body}", NULL,
-     0, "front-app"},
-    {"front-app", DH__PLAIN, "sha256", 1, "X-Front-Signature", NULL, "X-Front-Request-Timestamp",
-     DH__TS_ANY, "{timestamp}:{body}", NULL, 0, NULL},
-    {"jira", DH__PLAIN, "sha256", 0, "X-Hub-Signature", "sha256=", NULL, DH__TS_NONE, "{body}",
-     NULL, 0, NULL},
-    {"freshchat", DH__RSA, "sha256", 1, "X-Freshchat-Signature", NULL, NULL, DH__TS_NONE,
-     "{body}", NULL, 0, NULL},
+    {DH__ROW("hmac", DH__PLAIN, "sha256", 0, "X-Webhook-Signature", NULL, NULL, DH__TS_NONE,
+             "{body}")},
+    {DH__ROW("standard-webhooks", DH__STANDARD, "sha256", 1, "webhook-signature", NULL,
+             "webhook-timestamp", DH__TS_S, "{id}.{timestamp}.{body}"),
+     .id_header = "webhook-id", .whsec = 1},
+    {DH__ROW("svix", DH__STANDARD, "sha256", 1, "svix-signature", NULL, "svix-timestamp", DH__TS_S,
+             "{id}.{timestamp}.{body}"),
+     .id_header = "svix-id", .whsec = 1},
+    {DH__ROW("github", DH__PLAIN, "sha256", 0, "X-Hub-Signature-256", "sha256=", NULL,
+             DH__TS_NONE, "{body}")},
+    {DH__ROW("stripe", DH__STRIPE, "sha256", 0, "Stripe-Signature", NULL, NULL, DH__TS_S,
+             "{timestamp}.{body}")},
+    {DH__ROW("slack", DH__PLAIN, "sha256", 0, "X-Slack-Signature", "v0=",
+             "X-Slack-Request-Timestamp", DH__TS_S, "v0:{timestamp}:{body}")},
+    {DH__ROW("zendesk", DH__PLAIN, "sha256", 1, "X-Zendesk-Webhook-Signature", NULL,
+             "X-Zendesk-Webhook-Signature-Timestamp", DH__TS_ISO, "{timestamp}{body}")},
+    {DH__ROW("intercom", DH__PLAIN, "sha1", 0, "X-Hub-Signature", "sha1=", NULL, DH__TS_NONE,
+             "{body}")},
+    {DH__ROW("hubspot", DH__PLAIN, "sha256", 1, "X-HubSpot-Signature-v3", NULL,
+             "X-HubSpot-Request-Timestamp", DH__TS_MS, "{method}{url}{body}{timestamp}")},
+    {DH__ROW("helpscout", DH__PLAIN, "sha1", 1, "X-HelpScout-Signature", NULL, NULL, DH__TS_NONE,
+             "{body}")},
+    {DH__ROW("front", DH__PLAIN, "sha1", 1, "X-Front-Signature", NULL, NULL, DH__TS_NONE,
+             "{body}"),
+     .alt = "front-app"},
+    {DH__ROW("front-app", DH__PLAIN, "sha256", 1, "X-Front-Signature", NULL,
+             "X-Front-Request-Timestamp", DH__TS_ANY, "{timestamp}:{body}"),
+     .sign_ms = 1},
+    {DH__ROW("jira", DH__PLAIN, "sha256", 0, "X-Hub-Signature", "sha256=", NULL, DH__TS_NONE,
+             "{body}")},
+    {DH__ROW("freshchat", DH__RSA, "sha256", 1, "X-Freshchat-Signature", NULL, NULL, DH__TS_NONE,
+             "{body}")},
 };
 
 #define DH__NSCHEMES (sizeof(dh__schemes) / sizeof(dh__schemes[0]))
@@ -669,7 +678,7 @@ int dh_sig_sign(const struct dh_sig_keys *k, const char *body, size_t len, int64
     }
     if (timestamp_s <= 0)
         timestamp_s = dh_clock_wall_ms() / 1000;
-    if (s->ts == DH__TS_MS)
+    if (s->ts == DH__TS_MS || s->sign_ms)
         snprintf(ts, sizeof(ts), "%lld", (long long)timestamp_s * 1000);
     else if (s->ts == DH__TS_ISO) {
         time_t t = (time_t)timestamp_s;
