@@ -155,9 +155,12 @@ int dh_cli_serve(int argc, char **argv)
     {
         char pub[300], adm[300];
         dh_server_addresses(srv, pub, sizeof(pub), adm, sizeof(adm));
-        dh_info("listening", DH_LS("listen", pub), DH_LS("admin_listen", adm),
-                DH_LS("store", cfg->store), DH_LS("version", DH_VERSION),
-                DH_LN("sources", in->nsources));
+        /* Written whatever the level: scripts and tests wait for it. */
+        const struct dh_log_field f[] = {DH_LS("listen", pub), DH_LS("admin_listen", adm),
+                                         DH_LS("store", cfg->store),
+                                         DH_LS("version", DH_VERSION),
+                                         DH_LN("sources", in->nsources)};
+        dh_log_write(DH_LOG_INFO, "listening", f, (int)(sizeof(f) / sizeof(f[0])));
         printf("deskhook %s listening on http://%s (webhooks: POST /webhooks/{source}), admin "
                "API on http://%s, store %s\n",
                DH_VERSION, pub, adm, cfg->store);

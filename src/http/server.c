@@ -118,6 +118,7 @@ static enum MHD_Result dh__answer_error(struct dh__req *r, int rc, const char *m
                                         int64_t retry_after)
 {
     r->phase = DH__ANSWERED;
+    dh_ingest_count(r->src, rc, 0);
     dh__access_log(r, (unsigned)dh_error_status(rc), NULL);
     return dh_http_respond_error_tmpl(r->conn, rc, msg, retry_after, NULL,
                                       r->src ? r->src->cfg->error_body : NULL);
@@ -159,6 +160,7 @@ static enum MHD_Result dh__answer_array(struct dh__req *r)
         struct dh_ingest_element *el = &res->elements[i];
         json_t *one;
         if (el->ev < 0) {
+            dh_ingest_count(r->src, el->rc, 0);
             one = json_pack("{s:I,s:{s:s,s:s}}", "index", (json_int_t)i, "error", "code",
                             dh_error_code(el->rc), "message", el->message);
             failed++;
@@ -166,6 +168,7 @@ static enum MHD_Result dh__answer_array(struct dh__req *r)
             struct dh_event_rec *ev = &r->item.evs[el->ev];
             const char *id = ev->duplicate ? ev->existing_id : ev->id;
             one = json_pack("{s:I,s:s}", "index", (json_int_t)i, "id", id);
+            dh_ingest_count(r->src, 0, ev->duplicate);
             if (ev->duplicate) {
                 json_object_set_new(one, "status", json_string("duplicate"));
                 dups++;
@@ -234,11 +237,13 @@ static enum MHD_Result dh__answer_commit(struct dh__req *r)
         int code = it->rc == DH_E_SHUTTING_DOWN ? DH_E_SHUTTING_DOWN : DH_E_STORE_UNAVAILABLE;
         dh_warn("webhook not stored", DH_LS("source", r->src->cfg->name),
                 DH_LS("error", dh_strerror(it->rc)));
+        dh_ingest_count(r->src, code, 0);
         dh__access_log(r, 503, NULL);
         return dh_http_respond_error(r->conn, code, NULL, 5, NULL);
     }
     if (r->res.array)
         return dh__answer_array(r);
+    dh_ingest_count(r->src, 0, it->evs[0].duplicate);
     id = it->evs[0].duplicate ? it->evs[0].existing_id : it->evs[0].id;
     if (r->src->cfg->response_body != NULL)
         return dh__answer_shaped(r, id);
@@ -330,6 +335,7 @@ static enum MHD_Result dh__begin(struct dh__req *r, const char *url, const char 
         if (r->src->cfg->error_body != NULL)
             return dh__answer_error(r, DH_E_METHOD, "webhooks are sent with POST", 0);
         r->phase = DH__ANSWERED;
+        dh_ingest_count(r->src, DH_E_METHOD, 0);
         dh__access_log(r, 405, NULL);
         return dh_http_respond_json(r->conn, 405,
                                     json_pack("{s:{s:s,s:s}}", "error", "code",
@@ -565,7 +571,7 @@ int dh_server_start(const struct dh_server_deps *deps, struct dh_server **out, c
     }
     pub_fd = -1; /* the daemon owns it now */
 
-    s->api = dh_api_new(c, deps->store);
+    s->api = dh_api_new(c, deps->store, deps->ingest);
     struct MHD_OptionItem adm_opts[] = {
         {MHD_OPTION_LISTEN_SOCKET, adm_fd, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, 256, NULL},

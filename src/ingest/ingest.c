@@ -525,3 +525,43 @@ void dh_ingest_result_clear(struct dh_ingest_result *res)
     free(res->elements);
     memset(res, 0, sizeof(*res));
 }
+
+void dh_ingest_count(const struct dh_ingest_source *src, int rc, int duplicate)
+{
+    struct dh_ingest_source *s = (struct dh_ingest_source *)src; /* counters only */
+    size_t slot;
+
+    if (s == NULL)
+        return;
+    if (rc == 0)
+        slot = duplicate ? 1 : 0;
+    else if (rc > DH_E__BASE && rc < DH_E__END)
+        slot = 2 + (size_t)(rc - DH_E__BASE);
+    else
+        slot = 2 + (size_t)(DH_E_INTERNAL - DH_E__BASE);
+    atomic_fetch_add_explicit(&s->counts[slot], 1, memory_order_relaxed);
+}
+
+json_t *dh_ingest_stats(const struct dh_ingest *in)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; i < in->nsources; i++) {
+        const struct dh_ingest_source *s = &in->sources[i];
+        json_t *rej = json_object();
+        for (size_t k = 2; k < DH_INGEST_NCOUNTS; k++) {
+            unsigned long long n = atomic_load_explicit(
+                &((struct dh_ingest_source *)s)->counts[k], memory_order_relaxed);
+            if (n > 0)
+                json_object_set_new(rej, dh_error_code(DH_E__BASE + (int)(k - 2)),
+                                    json_integer((json_int_t)n));
+        }
+        json_object_set_new(
+            out, s->cfg->name,
+            json_pack("{s:I,s:I,s:o}", "accepted",
+                      (json_int_t)atomic_load(&((struct dh_ingest_source *)s)->counts[0]),
+                      "duplicate",
+                      (json_int_t)atomic_load(&((struct dh_ingest_source *)s)->counts[1]),
+                      "rejected", rej));
+    }
+    return out;
+}

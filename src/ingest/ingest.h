@@ -15,14 +15,20 @@
 #ifndef DH_INGEST_H
 #define DH_INGEST_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/error.h"
 #include "ingest/auth.h"
 #include "ingest/preset.h"
 #include "ingest/ratelimit.h"
 #include "store/store.h"
+
+/* Outcome counters of a source: accepted, duplicate, then one per DH_E_*
+ * code (rejections). */
+#define DH_INGEST_NCOUNTS (2 + (DH_E__END - DH_E__BASE))
 
 struct dh_ingest_source {
     const struct dh_config_source *cfg;
@@ -36,6 +42,7 @@ struct dh_ingest_source {
     uint64_t dedupe_window_ms;
     const char **required; /* the preset's, then the source's */
     size_t nrequired;
+    atomic_ullong counts[DH_INGEST_NCOUNTS]; /* any thread, relaxed */
 };
 
 struct dh_ingest {
@@ -110,6 +117,13 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
                       struct dh_commit_item *item, struct dh_ingest_result *res,
                       struct dh_ingest_error *err);
 void dh_ingest_item_clear(struct dh_commit_item *item);
+
+/* Counts one outcome of a source: rc 0 (accepted, or a duplicate when
+ * duplicate is set) or the DH_E_* code it was refused with. Any thread. */
+void dh_ingest_count(const struct dh_ingest_source *src, int rc, int duplicate);
+/* Returns {"<source>": {"accepted": N, "duplicate": N, "rejected": {"<code>": N}}}
+ * (a new reference). Any thread. */
+json_t *dh_ingest_stats(const struct dh_ingest *in);
 void dh_ingest_result_clear(struct dh_ingest_result *res);
 
 #endif
