@@ -44,6 +44,7 @@ struct dh__sqlite {
     pthread_mutex_t rlock;
     sqlite3 *cdb; /* checkpoint thread */
     pthread_t ckpt_thread;
+    int ckpt_started;
     pthread_mutex_t ckpt_lock;
     pthread_cond_t ckpt_cond;
     int ckpt_stop; /* under ckpt_lock */
@@ -271,6 +272,7 @@ static int dh__sqlite_open(const char *target, struct dh_store *st, char *err, s
         snprintf(err, errlen, "cannot start the checkpoint thread");
         goto out;
     }
+    s->ckpt_started = 1;
     rc = 0;
 out:
     free(lockpath);
@@ -290,7 +292,7 @@ static void dh__sqlite_close(struct dh_store *st)
         s->ckpt_stop = 1;
         pthread_cond_signal(&s->ckpt_cond);
         pthread_mutex_unlock(&s->ckpt_lock);
-        if (s->ckpt_thread)
+        if (s->ckpt_started)
             pthread_join(s->ckpt_thread, NULL);
         sqlite3_close(s->cdb);
     }
