@@ -78,32 +78,17 @@ int dh_json_set_path(json_t *root, const char *path, json_t *val)
     }
 }
 
-int dh_json_check_depth(const char *buf, size_t len, int max, char *err, size_t errlen)
+void dh_json_format_real(double d, char *out, size_t outlen)
 {
-    int depth = 0;
-    int in_str = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
-        if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max) {
-                snprintf(err, errlen, "nesting deeper than %d levels at byte %zu", max, i);
-                return DH_E_INVALID_JSON;
-            }
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
+    /* Whole numbers below 1e21 print as integers, as JavaScript prints
+     * them; anything else as the shortest form that reads back. */
+    if (isfinite(d) && d == floor(d) && fabs(d) < 1e21) {
+        snprintf(out, outlen, "%.0f", d);
+        return;
     }
-    return 0;
+    snprintf(out, outlen, "%.15g", d);
+    if (strtod(out, NULL) != d)
+        snprintf(out, outlen, "%.17g", d);
 }
 
 char *dh_json_scalar_string(const json_t *v)
@@ -114,15 +99,8 @@ char *dh_json_scalar_string(const json_t *v)
     case JSON_INTEGER:
         return dh_asprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL: {
-        double d = json_real_value(v);
-        char buf[40];
-        /* Whole numbers below 1e21 print as integers, as JavaScript
-         * prints them; anything else as the shortest form that reads back. */
-        if (isfinite(d) && d == floor(d) && fabs(d) < 1e21)
-            return dh_asprintf("%.0f", d);
-        snprintf(buf, sizeof(buf), "%.15g", d);
-        if (strtod(buf, NULL) != d)
-            snprintf(buf, sizeof(buf), "%.17g", d);
+        char buf[DH_JSON_REAL_MAX];
+        dh_json_format_real(json_real_value(v), buf, sizeof(buf));
         return dh_strdup(buf);
     }
     case JSON_TRUE:

@@ -239,20 +239,23 @@ int dh_ingest_check_headers(const struct dh_ingest_source *src, const char *cont
     return 0;
 }
 
-static int dh__present(json_t *doc, const char *path)
+static int dh__present(const struct dh_norm *nv, const char *path)
 {
-    json_t *v = dh_json_get_path(doc, path);
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (json_is_string(v) && json_string_length(v) == 0)
-        return 0;
-    return 1;
+    size_t pl = strlen(path);
+    for (size_t i = 0; i < nv->n; i++) {
+        const char *t = nv->v[i].target;
+        if (strncmp(t, path, pl) == 0 && (t[pl] == '\0' || t[pl] == '.') && nv->v[i].len > 0)
+            return 1;
+    }
+    return 0;
 }
 
 /* The event type of one event: path, provider header, payload, source
- * default; then renamed by the maps. */
+ * default; then renamed by the maps. buf holds a type read from the
+ * payload. */
 static const char *dh__event_type(const struct dh_ingest_source *src,
-                                  const struct dh_ingest_request *rq, json_t *payload)
+                                  const struct dh_ingest_request *rq, const struct dh_jscan *js,
+                                  int root, char *buf, size_t buflen)
 {
     const struct dh_preset *p = src->preset;
     const char *type = NULL;
@@ -265,29 +268,57 @@ static const char *dh__event_type(const struct dh_ingest_source *src,
             type = h;
     }
     if (type == NULL)
-        type = dh_normalize_event_type(p, payload);
+        type = dh_normalize_event_type(p, js, root, buf, buflen);
     if (type == NULL)
         type = src->cfg->default_event ? src->cfg->default_event : "ticket.created";
     return dh_normalize_map_event_type(p, src->cfg->event_map, src->cfg->nevent_map, type);
 }
 
-/* Builds one record from one parsed event. dedupe_part is what the dedupe
- * key hashes besides the source (a delivery id, or the bytes). Returns 0 or
- * DH_E_MISSING_FIELD / DH_E_RATE_LIMITED with a message. */
-static int dh__build(struct dh_ingest *in, const struct dh_ingest_request *rq, json_t *payload,
+/* Writes the normalized document: the gateway's own fields, then the
+ * preset's, nested by their dotted names. */
+static char *dh__write_doc(const struct dh_event_rec *ev, const char *type, const char *ts,
+                           const struct dh_norm *nv, size_t *len)
+{
+    struct dh_buf b;
+
+    dh_buf_init(&b, (size_t)1 << 30);
+    dh_buf_puts(&b, "{\"id\":\"");
+    dh_buf_puts(&b, ev->id);
+    dh_buf_puts(&b, "\",\"source\":");
+    dh_json_write_string(&b, ev->source, strlen(ev->source));
+    dh_buf_puts(&b, ",\"provider\":");
+    dh_json_write_string(&b, ev->provider, strlen(ev->provider));
+    dh_buf_puts(&b, ",\"type\":");
+    dh_json_write_string(&b, type, strlen(type));
+    dh_buf_puts(&b, ",\"received_at\":\"");
+    dh_buf_puts(&b, ts);
+    dh_buf_puts(&b, "\",\"dedupe_key\":\"");
+    dh_buf_puts(&b, ev->dedupe_key);
+    dh_buf_puts(&b, "\"");
+    dh_norm_write(nv, &b);
+    dh_buf_puts(&b, "}");
+    return dh_buf_steal(&b, len);
+}
+
+/* Builds one record from the event at token root. dedupe_part is what the
+ * dedupe key hashes besides the source (a delivery id, or bytes). Returns 0
+ * or DH_E_MISSING_FIELD / DH_E_RATE_LIMITED with a message. */
+static int dh__build(const struct dh_ingest_request *rq, const struct dh_jscan *js, int root,
                      const char *dedupe_kind, const char *dedupe_part, size_t dedupe_len,
                      const char *raw, size_t raw_len, struct dh_event_rec *ev, char *msg,
                      size_t msglen, int64_t *retry_after_s)
 {
     const struct dh_ingest_source *src = rq->src;
     const struct dh_preset *p = src->preset;
-    const char *type = dh__event_type(src, rq, payload);
-    json_t *doc = json_object();
+    char typebuf[DH_EVENT_TYPE_MAX + 1];
+    const char *type = dh__event_type(src, rq, js, root, typebuf, sizeof(typebuf));
+    struct dh_norm nv;
     unsigned char d[32];
     char hex[65], ts[40];
     int rc = 0;
 
     memset(ev, 0, sizeof(*ev));
+    ev->auth_index = -1;
     dh_id_new("evt", ev->id);
     ev->received_ms = dh_clock_wall_ms();
     dh_clock_format_iso(ev->received_ms, ts, sizeof(ts));
@@ -299,18 +330,11 @@ static int dh__build(struct dh_ingest *in, const struct dh_ingest_request *rq, j
         dh_hex_encode(d, 32, hex);
         snprintf(ev->dedupe_key, sizeof(ev->dedupe_key), "%s:%s", dedupe_kind, hex);
     }
-    json_object_set_new(doc, "id", json_string(ev->id));
-    json_object_set_new(doc, "source", json_string(src->cfg->name));
-    json_object_set_new(doc, "provider", json_string(p->provider));
-    json_object_set_new(doc, "type", json_string(type));
-    json_object_set_new(doc, "received_at", json_string(ts));
-    json_object_set_new(doc, "dedupe_key", json_string(ev->dedupe_key));
-    dh_normalize(p, src->fields, src->nfields, payload, doc);
-    if (json_object_get(doc, "platform") == NULL)
-        json_object_set_new(doc, "platform", json_string(p->provider));
+    dh_normalize(p, src->fields, src->nfields, js, root, &nv);
+    dh_norm_default(&nv, "platform", p->provider);
 
     for (size_t i = 0; i < src->nrequired; i++) {
-        if (!dh__present(doc, src->required[i])) {
+        if (!dh__present(&nv, src->required[i])) {
             if (src->cfg->required_message != NULL)
                 snprintf(msg, msglen, "%s", src->cfg->required_message);
             else
@@ -321,69 +345,67 @@ static int dh__build(struct dh_ingest *in, const struct dh_ingest_request *rq, j
     }
     if (src->krl != NULL) {
         /* A keyed limit needs the field's value, so it runs after parsing. */
-        json_t *kv = dh_json_get_path(doc, src->cfg->rate_key);
-        char *key = kv != NULL ? dh_json_scalar_string(kv) : NULL;
+        const char *key = dh_norm_get(&nv, src->cfg->rate_key);
         rc = dh_ratelimit_keyed_take(src->krl, key ? key : "", dh_clock_mono_ms(),
                                      retry_after_s);
-        if (rc < 0)
-            snprintf(msg, msglen, "source %s allows %llu requests per %llu ms for %s=%s",
+        if (rc < 0) {
+            snprintf(msg, msglen, "source %s allows %llu requests per %llu ms for %s=%.60s",
                      src->cfg->name, (unsigned long long)src->cfg->rate_count,
                      (unsigned long long)src->cfg->rate_period_ms, src->cfg->rate_key,
                      key ? key : "(none)");
-        free(key);
-        if (rc < 0)
             goto out;
+        }
     }
     ev->source = dh_strdup(src->cfg->name);
     ev->provider = dh_strdup(p->provider);
     ev->type = dh_strdup(type);
-    ev->ticket_id = dh_strdup(json_string_value(dh_json_get_path(doc, "ticket.id")));
+    ev->ticket_id = dh_strdup(dh_norm_get(&nv, "ticket.id"));
     ev->content_type = dh_strdup(rq->content_type);
     ev->dedupe_window_ms = (int64_t)src->dedupe_window_ms;
-    ev->auth_index = -1;
-    ev->doc = dh_json_dump(doc);
-    ev->doc_len = strlen(ev->doc);
+    ev->doc = dh__write_doc(ev, type, ts, &nv, &ev->doc_len);
     ev->raw = dh_malloc(raw_len + 1);
     memcpy(ev->raw, raw, raw_len);
     ev->raw[raw_len] = '\0';
     ev->raw_len = raw_len;
 out:
-    json_decref(doc);
+    dh_norm_clear(&nv);
     if (rc < 0)
         dh_event_rec_clear(ev);
     return rc;
 }
 
-/* One element of an array body: its own bytes, its own canonical dedupe. */
-static int dh__build_element(struct dh_ingest *in, const struct dh_ingest_request *rq,
-                             json_t *elem, struct dh_event_rec *ev, char *msg, size_t msglen,
+/* One element of an array body: its own bytes, and a dedupe key from its
+ * delivery id or, failing that, its canonical JSON (keys sorted). */
+static int dh__build_element(const struct dh_ingest_request *rq, const struct dh_jscan *js,
+                             int elem, struct dh_event_rec *ev, char *msg, size_t msglen,
                              int64_t *retry_after_s)
 {
-    char *raw, *canon;
+    const struct dh_jtok *t = &js->toks[elem];
+    const char *raw = js->buf + t->start;
+    size_t raw_len = t->end - t->start;
+    char did[DH__DELIVERY_ID_MAX + 1];
+    const char *id;
+    char *canon = NULL;
     int rc;
 
-    if (!json_is_object(elem)) {
+    if (t->type != DH_J_OBJECT) {
         snprintf(msg, msglen, "each element must be a JSON object");
         return DH_E_INVALID_JSON;
     }
-    char did[DH__DELIVERY_ID_MAX + 1];
-    const char *id = dh_normalize_delivery_id(rq->src->preset, elem, did, sizeof(did));
-
-    raw = json_dumps(elem, DH_JSON_DUMP_FLAGS);
-    canon = json_dumps(elem, DH_JSON_DUMP_FLAGS | JSON_SORT_KEYS);
-    if (raw == NULL || canon == NULL) {
-        free(raw);
-        free(canon);
-        snprintf(msg, msglen, "the element cannot be encoded");
-        return DH_E_INVALID_JSON;
+    id = dh_normalize_delivery_id(rq->src->preset, js, elem, did, sizeof(did));
+    if (id == NULL) {
+        /* Off the hot path: jansson gives the canonical form. */
+        json_t *j = json_loadb(raw, raw_len, JSON_ALLOW_NUL, NULL);
+        canon = j ? json_dumps(j, DH_JSON_DUMP_FLAGS | JSON_SORT_KEYS) : NULL;
+        json_decref(j);
+        if (canon == NULL) {
+            snprintf(msg, msglen, "the element cannot be encoded");
+            return DH_E_INVALID_JSON;
+        }
     }
-    /* The platform's delivery id when the element has one (a retry may
-     * change other fields, such as an attempt number), else its canonical
-     * JSON. */
-    rc = dh__build(in, rq, elem, id ? "id" : "sha256", id ? id : canon,
-                   id ? strlen(id) : strlen(canon), raw, strlen(raw), ev, msg, msglen,
+    rc = dh__build(rq, js, elem, id ? "id" : "sha256", id ? id : canon,
+                   id ? strlen(id) : strlen(canon), raw, raw_len, ev, msg, msglen,
                    retry_after_s);
-    free(raw);
     free(canon);
     return rc;
 }
@@ -394,8 +416,8 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
 {
     const struct dh_ingest_source *src = rq->src;
     const struct dh_preset *p = src->preset;
-    json_t *payload = NULL;
-    json_error_t je;
+    struct dh_jscan js = {0};
+    char where[200];
     int auth_index = -1;
     int want_array = rq->batch || p->array_events;
     int rc;
@@ -427,25 +449,20 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
         }
     }
 
-    rc = dh_json_check_depth(rq->body, rq->len, in->max_json_depth, err->message,
-                             sizeof(err->message));
-    if (rc < 0)
-        goto out;
-    payload = json_loadb(rq->body, rq->len, JSON_ALLOW_NUL, &je);
-    if (payload == NULL) {
-        snprintf(err->message, sizeof(err->message), "invalid JSON at line %d, column %d: %s",
-                 je.line, je.column, je.text);
-        rc = DH_E_INVALID_JSON;
+    rc = dh_jscan_parse(&js, rq->body, rq->len, in->max_json_depth, where, sizeof(where));
+    if (rc < 0) {
+        snprintf(err->message, sizeof(err->message), "invalid JSON at %s", where);
         goto out;
     }
-    if (want_array && !json_is_array(payload)) {
+    if (want_array && js.toks[0].type != DH_J_ARRAY) {
         snprintf(err->message, sizeof(err->message), "the body must be a JSON array of events");
         rc = DH_E_INVALID_JSON;
         goto out;
     }
-    if (!want_array && !json_is_object(payload)) {
+    if (!want_array && js.toks[0].type != DH_J_OBJECT) {
         snprintf(err->message, sizeof(err->message), "the body must be a JSON object, not %s",
-                 json_is_array(payload) ? "an array (send arrays to .../batch)" : "a scalar");
+                 js.toks[0].type == DH_J_ARRAY ? "an array (send arrays to .../batch)"
+                                               : "a scalar");
         rc = DH_E_INVALID_JSON;
         goto out;
     }
@@ -456,11 +473,10 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
                               : NULL;
         char pid[DH__DELIVERY_ID_MAX + 1];
         if (did == NULL || did[0] == '\0' || strlen(did) > DH__DELIVERY_ID_MAX)
-            did = dh_normalize_delivery_id(p, payload, pid, sizeof(pid));
-        int by_id = did != NULL;
+            did = dh_normalize_delivery_id(p, &js, 0, pid, sizeof(pid));
         item->evs = &item->one;
-        rc = dh__build(in, rq, payload, by_id ? "id" : "sha256", by_id ? did : rq->body,
-                       by_id ? strlen(did) : rq->len, rq->body, rq->len, &item->one,
+        rc = dh__build(rq, &js, 0, did ? "id" : "sha256", did ? did : rq->body,
+                       did ? strlen(did) : rq->len, rq->body, rq->len, &item->one,
                        err->message, sizeof(err->message), &err->retry_after_s);
         if (rc < 0)
             goto out;
@@ -472,7 +488,7 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
     /* An array: every element is its own event; bad ones do not block the
      * good ones. */
     res->array = 1;
-    res->nelements = json_array_size(payload);
+    res->nelements = js.toks[0].count;
     if (res->nelements > DH__BATCH_MAX) {
         snprintf(err->message, sizeof(err->message), "at most %d events per request",
                  DH__BATCH_MAX);
@@ -481,12 +497,12 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
     }
     res->elements = dh_calloc(res->nelements ? res->nelements : 1, sizeof(*res->elements));
     item->evs = dh_calloc(res->nelements ? res->nelements : 1, sizeof(*item->evs));
-    for (size_t i = 0; i < res->nelements; i++) {
+    for (uint32_t i = 0, t = 1; i < res->nelements; i++, t = js.toks[t].next) {
         struct dh_ingest_element *el = &res->elements[i];
         int64_t retry = 0;
         el->ev = -1;
-        el->rc = dh__build_element(in, rq, json_array_get(payload, i), &item->evs[item->nevs],
-                                   el->message, sizeof(el->message), &retry);
+        el->rc = dh__build_element(rq, &js, (int)t, &item->evs[item->nevs], el->message,
+                                   sizeof(el->message), &retry);
         if (el->rc == 0) {
             item->evs[item->nevs].auth_index = auth_index;
             el->ev = (int)item->nevs++;
@@ -502,7 +518,7 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
     }
     rc = 0;
 out:
-    json_decref(payload);
+    dh_jscan_free(&js);
     if (rc < 0) {
         dh_ingest_item_clear(item);
         dh_ingest_result_clear(res);

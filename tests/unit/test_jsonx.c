@@ -111,64 +111,6 @@ static void test_set_path_fails_over_scalar(void **state)
     json_decref(doc);
 }
 
-static void test_check_depth_ok(void **state)
-{
-    const char *ok = "{\"a\":{\"b\":[1,{\"c\":2}]}}"; /* depth 4 */
-    char err[128] = "";
-    (void)state;
-
-    assert_int_equal(dh_json_check_depth(ok, strlen(ok), 4, err, sizeof(err)), 0);
-    assert_int_equal(dh_json_check_depth("1", 1, 1, err, sizeof(err)), 0);
-    assert_int_equal(dh_json_check_depth("", 0, 1, err, sizeof(err)), 0);
-    /* Siblings do not add up: depth is nesting, not count. */
-    assert_int_equal(dh_json_check_depth("[[],[],[],[],[]]", 16, 2, err, sizeof(err)), 0);
-}
-
-static void test_check_depth_rejects(void **state)
-{
-    const char *deep = "{\"a\":{\"b\":[1,{\"c\":2}]}}";
-    char err[128] = "";
-    char *big;
-    size_t n = 100000;
-    (void)state;
-
-    assert_int_equal(dh_json_check_depth(deep, strlen(deep), 3, err, sizeof(err)),
-                     DH_E_INVALID_JSON);
-    /* The fourth opening bracket is the '{' at byte 13. */
-    assert_non_null(strstr(err, "nesting deeper than 3"));
-    assert_non_null(strstr(err, "at byte 13"));
-
-    /* A body of 100000 '[' is rejected by the scan, not by a stack-hungry parser. */
-    big = malloc(n);
-    memset(big, '[', n);
-    err[0] = '\0';
-    assert_int_equal(dh_json_check_depth(big, n, 64, err, sizeof(err)), DH_E_INVALID_JSON);
-    assert_non_null(strstr(err, "deeper than 64"));
-    assert_non_null(strstr(err, "at byte 64"));
-    free(big);
-}
-
-static void test_check_depth_ignores_strings(void **state)
-{
-    char err[128] = "";
-    /* Brackets inside strings are text. */
-    const char *s1 = "{\"a\":\"[[[[{{{{\",\"b\":\"]]]]\"}";
-    /* An escaped quote does not end the string, so the brackets after it are text too. */
-    const char *s2 = "{\"a\":\"say \\\"[[[[\\\" twice\",\"b\":[1]}";
-    /* An escaped backslash does end it: the '[' that follows are real. */
-    const char *s3 = "[\"\\\\\",[[[1]]]]";
-    (void)state;
-
-    assert_int_equal(dh_json_check_depth(s1, strlen(s1), 1, err, sizeof(err)), 0);
-    assert_int_equal(dh_json_check_depth(s2, strlen(s2), 2, err, sizeof(err)), 0);
-    assert_int_equal(dh_json_check_depth(s3, strlen(s3), 4, err, sizeof(err)), 0);
-    assert_int_equal(dh_json_check_depth(s3, strlen(s3), 3, err, sizeof(err)),
-                     DH_E_INVALID_JSON);
-    /* Only len bytes are scanned. */
-    assert_int_equal(dh_json_check_depth("[[[[", 1, 1, err, sizeof(err)), 0);
-}
-
-/* Converts v (consumed) and compares with want (NULL: no string). */
 static void check_scalar(json_t *v, const char *want)
 {
     char *s = dh_json_scalar_string(v);
@@ -256,9 +198,6 @@ int main(void)
         cmocka_unit_test(test_get_path_missing),
         cmocka_unit_test(test_set_path),
         cmocka_unit_test(test_set_path_fails_over_scalar),
-        cmocka_unit_test(test_check_depth_ok),
-        cmocka_unit_test(test_check_depth_rejects),
-        cmocka_unit_test(test_check_depth_ignores_strings),
         cmocka_unit_test(test_scalar_string),
         cmocka_unit_test(test_scalar_string_large_integral),
         cmocka_unit_test(test_scalar_string_from_parsed),
