@@ -548,6 +548,15 @@ char *dh_html_to_text(const char *html, size_t len)
             i += (i + 1 < len && u[i + 1] == '\n') ? 2 : 1;
             break;
         default:
+            if (u[i] > 0x20 && u[i] < 0x7F) {
+                /* A run of visible ASCII (a word) goes out in one piece. */
+                n = i + 1;
+                while (n < len && u[n] > 0x20 && u[n] < 0x7F && u[n] != '<' && u[n] != '&')
+                    n++;
+                out_char(&o, html + i, n - i);
+                i = n;
+                break;
+            }
             n = utf8_decode(u + i, len - i, &cp);
             out_codepoint(&o, cp);
             i += n;

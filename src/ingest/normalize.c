@@ -142,6 +142,10 @@ int dh_json_write_string(struct dh_buf *out, const char *s, size_t len)
         unsigned char c = (unsigned char)s[i];
         char esc[7];
         size_t en = 0;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++; /* the common case: copied later with its neighbours */
+            continue;
+        }
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
