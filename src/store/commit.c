@@ -89,6 +89,8 @@ static void *dh__commit_main(void *arg)
              * returned, i.e. after the transaction was made durable. */
             for (size_t i = 0; i < n; i++)
                 batch[i]->done(batch[i]);
+            if (c->st->ops->after_batch != NULL)
+                c->st->ops->after_batch(c->st);
             last_end_us = dh_clock_mono_us();
         }
         int64_t now = dh_clock_mono_ms();

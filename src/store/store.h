@@ -105,6 +105,10 @@ struct dh_store_ops {
     int (*write_batch)(struct dh_store *st, struct dh_commit_item **items, size_t n);
     /* Commit thread only, when idle: purges expired dedupe keys. */
     int (*maintain)(struct dh_store *st, int64_t now_ms);
+    /* Commit thread only, after each batch has been answered: housekeeping
+     * that must run between transactions (SQLite rewinds its WAL). May be
+     * NULL. */
+    void (*after_batch)(struct dh_store *st);
     /* Any thread: newest-first page of normalized documents. Returns a JSON
      * array (new reference) in *items and the cursor of the next page (or
      * "" at the end) in next. */
