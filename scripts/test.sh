@@ -46,5 +46,21 @@ if [ "$e2e_rc" -ne 0 ] && [ "$ef" -eq 0 ]; then ef=1; fi
 passed=$((passed + ep))
 failed=$((failed + ef))
 
+# Every fuzzer for a short bounded run (FUZZ_SECONDS each, 10 by default;
+# 0 replays the seed corpora only). Each target counts as one test.
+if [ "${FUZZ_SECONDS:-10}" != "skip" ]; then
+  echo "== fuzzers (${FUZZ_SECONDS:-10} s each)"
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}" >"$log/fuzz.txt" 2>&1
+  fuzz_rc=$?
+  grep -E '^fuzz |crash file|same input' "$log/fuzz.txt" || tail -20 "$log/fuzz.txt"
+  fp=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/fuzz.txt" | tail -1 | awk '{print $1}')
+  ff=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/fuzz.txt" | tail -1 | awk '{print $3}')
+  fp=${fp:-0}
+  ff=${ff:-0}
+  if [ "$fuzz_rc" -ne 0 ] && [ "$ff" -eq 0 ]; then ff=1; fi
+  passed=$((passed + fp))
+  failed=$((failed + ff))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

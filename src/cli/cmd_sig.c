@@ -4,6 +4,7 @@
  * platform and for testing a running gateway.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,8 +104,9 @@ static int dh__parse(int argc, char **argv, struct dh__sigopts *o, void (*usage)
             break;
         case DH__O_TS: {
             char *end = NULL;
+            errno = 0;
             o->timestamp = strtoll(optarg, &end, 10);
-            if (*end != '\0' || o->timestamp <= 0) {
+            if (errno != 0 || end == optarg || *end != '\0' || o->timestamp <= 0) {
                 fprintf(stderr, "deskhook: --timestamp wants Unix seconds\n");
                 return 2;
             }

@@ -17,6 +17,7 @@
 #include "core/error.h"
 
 #define DH_Y_MAX_DEPTH 32
+#define DH_Y_MAX_NODES 100000
 
 void dh_errlist_add(struct dh_errlist *el, const char *file, int line, const char *fmt, ...)
 {
@@ -91,6 +92,7 @@ struct dh__yctx {
     const char *file;
     yaml_document_t *doc;
     struct dh_errlist *el;
+    int nodes;
 };
 
 static struct dh_ynode *dh__convert(struct dh__yctx *c, yaml_node_t *yn, int depth)
@@ -101,6 +103,17 @@ static struct dh_ynode *dh__convert(struct dh__yctx *c, yaml_node_t *yn, int dep
         return NULL;
     n = dh_new(struct dh_ynode);
     n->line = (int)yn->start_mark.line + 1;
+    /* Aliases are expanded here; a few lines of them can name billions of
+     * nodes ("billion laughs"), so the whole tree has a budget. */
+    if (++c->nodes > DH_Y_MAX_NODES) {
+        if (c->nodes == DH_Y_MAX_NODES + 1)
+            dh_errlist_add(c->el, c->file, n->line,
+                           "more than %d values (are aliases expanding too far?)",
+                           DH_Y_MAX_NODES);
+        n->kind = DH_Y_SCALAR;
+        n->value = dh_strdup("");
+        return n;
+    }
     if (depth > DH_Y_MAX_DEPTH) {
         dh_errlist_add(c->el, c->file, n->line, "nesting deeper than %d levels", DH_Y_MAX_DEPTH);
         n->kind = DH_Y_SCALAR;
@@ -135,8 +148,13 @@ static struct dh_ynode *dh__convert(struct dh__yctx *c, yaml_node_t *yn, int dep
                 dh_ytree_free(v);
                 continue;
             }
-            if (dh_ytree_get(n, k->value) != NULL)
+            if (dh_ytree_get(n, k->value) != NULL) {
+                /* Reported, and the repeat dropped: one value per key. */
                 dh_errlist_add(c->el, c->file, k->line, "key \"%s\" is given twice", k->value);
+                dh_ytree_free(k);
+                dh_ytree_free(v);
+                continue;
+            }
             n->keys = dh_realloc(n->keys, (n->n + 1) * sizeof(*n->keys));
             n->items = dh_realloc(n->items, (n->n + 1) * sizeof(*n->items));
             n->keys[n->n] = k;
@@ -167,7 +185,7 @@ int dh_ytree_parse(const char *file, const char *text, size_t len, struct dh_yno
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    struct dh__yctx c = {file, &doc, el};
+    struct dh__yctx c = {file, &doc, el, 0};
     int rc = 0;
 
     *out = NULL;

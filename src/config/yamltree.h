@@ -4,7 +4,7 @@
  * libyaml parses the file; every scalar then has ${VAR} and ${VAR:-default}
  * substituted from the environment (inside quoted and plain scalars alike),
  * so configuration errors can name both the variable and the line. Aliases
- * are refused. Owned by the loading thread; freed with dh_ytree_free.
+ * are expanded, within a budget of 100,000 values for the whole file. Owned by the loading thread; freed with dh_ytree_free.
  */
 #ifndef DH_YAMLTREE_H
 #define DH_YAMLTREE_H

@@ -128,6 +128,8 @@ static int dh__string(struct dh__jp *p)
                 if (p->pos + 6 > len || dh__hex4(b + p->pos + 2, &u) < 0)
                     return dh__fail(p, p->pos, "invalid \\u escape");
                 p->pos += 6;
+                if (u == 0)
+                    p->js->toks[t].nul = 1;
                 if (u >= 0xdc00 && u <= 0xdfff)
                     return dh__fail(p, p->pos - 6, "lone low surrogate in \\u escape");
                 if (u >= 0xd800 && u <= 0xdbff) {
@@ -234,8 +236,11 @@ static int dh__container(struct dh__jp *p, int depth, int object)
                 dh__ws(p);
                 if (p->pos >= len || b[p->pos] != '"')
                     return dh__fail(p, p->pos, "expected a string key");
-                if (dh__string(p) < 0)
+                int k = dh__string(p);
+                if (k < 0)
                     return -1;
+                if (p->js->toks[k].nul)
+                    return dh__fail(p, p->js->toks[k].start, "NUL byte in object key");
                 dh__ws(p);
                 if (p->pos >= len || b[p->pos] != ':')
                     return dh__fail(p, p->pos, "expected ':' after a key");
@@ -472,7 +477,10 @@ char *dh_jscan_text(const struct dh_jscan *js, int tok, size_t *outlen)
         break;
     case DH_J_NUMBER:
         if (t->integer) {
-            out = dh_strndup(js->buf + t->start, t->end - t->start);
+            /* As jansson reads it: "-0" is 0. The range was checked. */
+            char *num = dh_strndup(js->buf + t->start, t->end - t->start);
+            out = dh_asprintf("%lld", strtoll(num, NULL, 10));
+            free(num);
         } else {
             char *num = dh_strndup(js->buf + t->start, t->end - t->start);
             out = dh_malloc(DH_JSON_REAL_MAX);

@@ -6,7 +6,7 @@
  * scanner records one small token per value in a flat array and leaves
  * every string where it is in the body. Validation follows RFC 8259 and
  * matches what jansson accepts with JSON_ALLOW_NUL: UTF-8 is checked,
- * "\u0000" is allowed, lone surrogates are refused, and integers must fit
+ * "\u0000" is allowed (but not in object keys), lone surrogates are refused, and integers must fit
  * 64 bits and reals a double. Duplicate keys are allowed; lookups return
  * the last one, as jansson does. A scan is owned by one thread.
  */
@@ -23,6 +23,7 @@ struct dh_jtok {
     uint8_t type;
     uint8_t escaped;  /* strings: has backslash escapes */
     uint8_t integer;  /* numbers: no fraction or exponent */
+    uint8_t nul;      /* strings: contain \u0000 */
     uint32_t start;   /* strings: after the opening quote; others: first byte */
     uint32_t end;     /* strings: the closing quote; others: one past the last byte */
     uint32_t next;    /* the token after this value and everything inside it */
@@ -53,7 +54,7 @@ int dh_jscan_path(const struct dh_jscan *js, int tok, const char *path);
 int dh_jscan_index(const struct dh_jscan *js, int tok, uint32_t i);
 
 /* Returns a newly allocated string for a scalar token: strings unescaped
- * (UTF-8; "\u0000" kept, so use *outlen), integers as written, other
+ * (UTF-8; "\u0000" kept, so use *outlen), integers in decimal, other
  * numbers in their shortest form that reads back, true/false; NULL for null,
  * objects and arrays. outlen may be NULL. */
 char *dh_jscan_text(const struct dh_jscan *js, int tok, size_t *outlen);

@@ -97,6 +97,7 @@ static const struct dh_sig_scheme dh__schemes[] = {
 
 #define DH__NSCHEMES (sizeof(dh__schemes) / sizeof(dh__schemes[0]))
 #define DH__SIG_MAX 2048 /* longest signature header looked at */
+#define DH__SIGN_TS_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 
 struct dh_sig_keys {
     const struct dh_sig_scheme *s;
@@ -275,7 +276,7 @@ static int dh__parse_ts(enum dh__ts kind, const char *v, int64_t *ms)
     char *end = NULL;
     errno = 0;
     long long n = strtoll(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < 0)
+    if (errno != 0 || end == v || *end != '\0' || n < 0 || n > INT64_MAX / 1000)
         return -EINVAL;
     if (kind == DH__TS_MS || (kind == DH__TS_ANY && n > 100000000000LL))
         *ms = n;
@@ -678,12 +679,19 @@ int dh_sig_sign(const struct dh_sig_keys *k, const char *body, size_t len, int64
     }
     if (timestamp_s <= 0)
         timestamp_s = dh_clock_wall_ms() / 1000;
+    if (timestamp_s > DH__SIGN_TS_MAX) {
+        snprintf(err, errlen, "the timestamp is past the year 9999");
+        return -EINVAL;
+    }
     if (s->ts == DH__TS_MS || s->sign_ms)
         snprintf(ts, sizeof(ts), "%lld", (long long)timestamp_s * 1000);
     else if (s->ts == DH__TS_ISO) {
         time_t t = (time_t)timestamp_s;
         struct tm tm;
-        gmtime_r(&t, &tm);
+        if (gmtime_r(&t, &tm) == NULL) {
+            snprintf(err, errlen, "the timestamp cannot be written as a date");
+            return -EINVAL;
+        }
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
     } else
         snprintf(ts, sizeof(ts), "%lld", (long long)timestamp_s);
