@@ -51,33 +51,6 @@ json_t *dh_json_get_path(json_t *root, const char *path)
     return NULL;
 }
 
-int dh_json_set_path(json_t *root, const char *path, json_t *val)
-{
-    json_t *node = root;
-    const char *seg = path;
-    char key[256];
-
-    for (;;) {
-        const char *dot = strchr(seg, '.');
-        size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
-        if (!json_is_object(node) || n == 0 || n >= sizeof(key)) {
-            json_decref(val);
-            return -EINVAL;
-        }
-        memcpy(key, seg, n);
-        key[n] = '\0';
-        if (dot == NULL)
-            return json_object_set_new(node, key, val) == 0 ? 0 : -EINVAL;
-        json_t *next = json_object_get(node, key);
-        if (next == NULL) {
-            next = json_object();
-            json_object_set_new(node, key, next);
-        }
-        node = next;
-        seg = dot + 1;
-    }
-}
-
 void dh_json_format_real(double d, char *out, size_t outlen)
 {
     /* Whole numbers below 1e21 print as integers, as JavaScript prints

@@ -16,9 +16,6 @@
 /* Returns the value at a dotted path ("ticket.subject", "items.0.id") or
  * NULL. Borrowed reference. */
 json_t *dh_json_get_path(json_t *root, const char *path);
-/* Sets the value at a dotted path, creating intermediate objects. Steals val.
- * Returns 0 or -EINVAL (a non-object is in the way). */
-int dh_json_set_path(json_t *root, const char *path, json_t *val);
 /* Converts a scalar to a newly allocated string (numbers without exponent
  * when integral, true/false); NULL for null, objects and arrays. */
 char *dh_json_scalar_string(const json_t *v);

@@ -71,46 +71,6 @@ static void test_get_path_missing(void **state)
     json_decref(root);
 }
 
-static void test_set_path(void **state)
-{
-    json_t *doc = json_object();
-    char *s;
-    (void)state;
-
-    assert_int_equal(dh_json_set_path(doc, "ticket.subject", json_string("Refund")), 0);
-    assert_int_equal(dh_json_set_path(doc, "ticket.id", json_string("42")), 0);
-    assert_int_equal(dh_json_set_path(doc, "customer.address.city", json_string("Oslo")), 0);
-    assert_int_equal(dh_json_set_path(doc, "platform", json_string("web")), 0);
-    /* Setting again replaces. */
-    assert_int_equal(dh_json_set_path(doc, "ticket.subject", json_string("Refund 2")), 0);
-    s = dh_json_dump(doc);
-    assert_string_equal(s, "{\"ticket\":{\"subject\":\"Refund 2\",\"id\":\"42\"},"
-                           "\"customer\":{\"address\":{\"city\":\"Oslo\"}},"
-                           "\"platform\":\"web\"}");
-    free(s);
-    json_decref(doc);
-}
-
-static void test_set_path_fails_over_scalar(void **state)
-{
-    json_t *doc = parse("{\"ticket\":\"not an object\",\"list\":[1]}");
-    json_t *val = json_string("x");
-    char *s;
-    (void)state;
-
-    json_incref(val); /* keep one reference to see that set_path dropped its own */
-    assert_int_equal(dh_json_set_path(doc, "ticket.subject", val), -EINVAL);
-    assert_int_equal(val->refcount, 1);
-    json_decref(val);
-    assert_int_equal(dh_json_set_path(doc, "list.0", json_string("y")), -EINVAL);
-    assert_int_equal(dh_json_set_path(doc, "", json_string("y")), -EINVAL);
-    /* Nothing changed. */
-    s = dh_json_dump(doc);
-    assert_string_equal(s, "{\"ticket\":\"not an object\",\"list\":[1]}");
-    free(s);
-    json_decref(doc);
-}
-
 static void check_scalar(json_t *v, const char *want)
 {
     char *s = dh_json_scalar_string(v);
@@ -196,8 +156,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_path),
         cmocka_unit_test(test_get_path_missing),
-        cmocka_unit_test(test_set_path),
-        cmocka_unit_test(test_set_path_fails_over_scalar),
         cmocka_unit_test(test_scalar_string),
         cmocka_unit_test(test_scalar_string_large_integral),
         cmocka_unit_test(test_scalar_string_from_parsed),
