@@ -295,6 +295,12 @@ static char *dh__write_doc(const struct dh_event_rec *ev, const char *type, cons
     dh_buf_puts(&b, "\",\"dedupe_key\":\"");
     dh_buf_puts(&b, ev->dedupe_key);
     dh_buf_puts(&b, "\"");
+    if (ev->auth_index >= 0) {
+        /* Which secret or token proved it (rotation), never its value. */
+        char idx[48];
+        snprintf(idx, sizeof(idx), ",\"auth\":{\"matched\":%d}", ev->auth_index);
+        dh_buf_puts(&b, idx);
+    }
     dh_norm_write(nv, &b);
     dh_buf_puts(&b, "}");
     return dh_buf_steal(&b, len);
@@ -303,10 +309,10 @@ static char *dh__write_doc(const struct dh_event_rec *ev, const char *type, cons
 /* Builds one record from the event at token root. dedupe_part is what the
  * dedupe key hashes besides the source (a delivery id, or bytes). Returns 0
  * or DH_E_MISSING_FIELD / DH_E_RATE_LIMITED with a message. */
-static int dh__build(const struct dh_ingest_request *rq, const struct dh_jscan *js, int root,
-                     const char *dedupe_kind, const char *dedupe_part, size_t dedupe_len,
-                     const char *raw, size_t raw_len, struct dh_event_rec *ev, char *msg,
-                     size_t msglen, int64_t *retry_after_s)
+static int dh__build(const struct dh_ingest_request *rq, int auth_index,
+                     const struct dh_jscan *js, int root, const char *dedupe_kind,
+                     const char *dedupe_part, size_t dedupe_len, const char *raw, size_t raw_len,
+                     struct dh_event_rec *ev, char *msg, size_t msglen, int64_t *retry_after_s)
 {
     const struct dh_ingest_source *src = rq->src;
     const struct dh_preset *p = src->preset;
@@ -318,7 +324,7 @@ static int dh__build(const struct dh_ingest_request *rq, const struct dh_jscan *
     int rc = 0;
 
     memset(ev, 0, sizeof(*ev));
-    ev->auth_index = -1;
+    ev->auth_index = auth_index;
     dh_id_new("evt", ev->id);
     ev->received_ms = dh_clock_wall_ms();
     dh_clock_format_iso(ev->received_ms, ts, sizeof(ts));
@@ -376,9 +382,9 @@ out:
 
 /* One element of an array body: its own bytes, and a dedupe key from its
  * delivery id or, failing that, its canonical JSON (keys sorted). */
-static int dh__build_element(const struct dh_ingest_request *rq, const struct dh_jscan *js,
-                             int elem, struct dh_event_rec *ev, char *msg, size_t msglen,
-                             int64_t *retry_after_s)
+static int dh__build_element(const struct dh_ingest_request *rq, int auth_index,
+                             const struct dh_jscan *js, int elem, struct dh_event_rec *ev,
+                             char *msg, size_t msglen, int64_t *retry_after_s)
 {
     const struct dh_jtok *t = &js->toks[elem];
     const char *raw = js->buf + t->start;
@@ -403,7 +409,7 @@ static int dh__build_element(const struct dh_ingest_request *rq, const struct dh
             return DH_E_INVALID_JSON;
         }
     }
-    rc = dh__build(rq, js, elem, id ? "id" : "sha256", id ? id : canon,
+    rc = dh__build(rq, auth_index, js, elem, id ? "id" : "sha256", id ? id : canon,
                    id ? strlen(id) : strlen(canon), raw, raw_len, ev, msg, msglen,
                    retry_after_s);
     free(canon);
@@ -475,12 +481,11 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
         if (did == NULL || did[0] == '\0' || strlen(did) > DH__DELIVERY_ID_MAX)
             did = dh_normalize_delivery_id(p, &js, 0, pid, sizeof(pid));
         item->evs = &item->one;
-        rc = dh__build(rq, &js, 0, did ? "id" : "sha256", did ? did : rq->body,
+        rc = dh__build(rq, auth_index, &js, 0, did ? "id" : "sha256", did ? did : rq->body,
                        did ? strlen(did) : rq->len, rq->body, rq->len, &item->one,
                        err->message, sizeof(err->message), &err->retry_after_s);
         if (rc < 0)
             goto out;
-        item->one.auth_index = auth_index;
         item->nevs = 1;
         goto out;
     }
@@ -501,12 +506,10 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
         struct dh_ingest_element *el = &res->elements[i];
         int64_t retry = 0;
         el->ev = -1;
-        el->rc = dh__build_element(rq, &js, (int)t, &item->evs[item->nevs], el->message,
-                                   sizeof(el->message), &retry);
-        if (el->rc == 0) {
-            item->evs[item->nevs].auth_index = auth_index;
+        el->rc = dh__build_element(rq, auth_index, &js, (int)t, &item->evs[item->nevs],
+                                   el->message, sizeof(el->message), &retry);
+        if (el->rc == 0)
             el->ev = (int)item->nevs++;
-        }
     }
     if (!rq->batch && item->nevs == 0) {
         /* A platform's multi-event request in which nothing was usable is

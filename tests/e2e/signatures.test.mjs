@@ -448,15 +448,23 @@ describe('signature schemes', () => {
 
   for (const s of SCHEMES) {
     describe(s.name, () => {
-      it('valid signature: 200', async () => {
+      it('valid signature: 200, and the event records that the first secret matched', async () => {
         const body = newBody(s.name);
-        accepted(await post(s, body, await s.sign(body, s.secrets[0], params())), `${s.name} valid`);
+        const r = await post(s, body, await s.sign(body, s.secrets[0], params()));
+        accepted(r, `${s.name} valid`);
+        const doc = (await g.admin(`/api/events/${r.json.id}`)).json;
+        assert.deepEqual(doc.auth, { matched: 0 }, `${s.name}: ${JSON.stringify(doc.auth)}`);
       });
 
-      it('rotation: signed with the second configured secret: 200', async () => {
+      it('rotation: signed with the second configured secret: 200, recorded as secret 1', async () => {
         const body = newBody(`${s.name} rotation`);
         const headers = await s.sign(body, s.secrets[1], params());
-        accepted(await post(s, body, headers, s.rotationSource), `${s.name} second secret`);
+        const r = await post(s, body, headers, s.rotationSource);
+        accepted(r, `${s.name} second secret`);
+        const doc = (await g.admin(`/api/events/${r.json.id}`)).json;
+        assert.deepEqual(doc.auth, { matched: 1 }, `${s.name}: ${JSON.stringify(doc.auth)}`);
+        assert.ok(!JSON.stringify(doc).includes(String(s.secrets[1]).slice(0, 24)),
+          'the secret itself is not stored');
       });
 
       it('tampered body: 401 invalid_signature, no expected signature in the answer', async () => {
