@@ -30,6 +30,7 @@
 
 #define DH__ADDR_MAX 300
 #define DH__URI_MAX 4096
+#define DH__XFF_MAX 1024 /* longer X-Forwarded-For chains fail closed */
 
 struct dh_server {
     struct dh_server_deps d;
@@ -54,7 +55,7 @@ struct dh__req {
     char event_type[DH_EVENT_TYPE_MAX + 1];
     struct dh_buf body;
     char *uri; /* raw, as sent: some schemes sign it */
-    char xff[1024]; /* X-Forwarded-For, all lines joined */
+    char *xff; /* X-Forwarded-For, all lines joined; allocated when asked for */
     int counted; /* included in srv->in_flight */
     int64_t start_us;
     int64_t deadline_ms;
@@ -95,7 +96,9 @@ static const char *dh__get_header(void *ctx, const char *name)
 {
     struct dh__req *r = ctx;
     if (strcasecmp(name, "X-Forwarded-For") == 0) {
-        struct dh__join j = {name, r->xff, 0, sizeof(r->xff)};
+        if (r->xff == NULL)
+            r->xff = dh_malloc(DH__XFF_MAX);
+        struct dh__join j = {name, r->xff, 0, DH__XFF_MAX};
         r->xff[0] = '\0';
         MHD_get_connection_values(r->conn, MHD_HEADER_KIND, dh__join_cb, &j);
         return j.len > 0 ? r->xff : NULL;
@@ -434,6 +437,7 @@ static void dh__pub_completed(void *cls, struct MHD_Connection *conn, void **con
     if (r->counted)
         atomic_fetch_sub(&s->in_flight, 1);
     free(r->uri);
+    free(r->xff);
     free(r);
     *con_cls = NULL;
 }

@@ -3,12 +3,14 @@
  */
 #include "ingest/preset.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/strs.h"
 
 struct dh_embedded {
     const char *name;
@@ -156,14 +158,8 @@ int dh_preset_model_path(const char *path)
 
 void dh_preset_names(char *out, size_t outlen)
 {
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < dh__npresets && used < outlen; i++) {
-        int n = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", dh__presets[i].name);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
+    dh_join_names(out, outlen, dh__presets, dh__npresets, sizeof(dh__presets[0]),
+                  offsetof(struct dh_preset, name));
 }
 
 static void dh__free_list(char **l, size_t n)

@@ -10,6 +10,7 @@
 #include "ingest/signature.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/error.h"
+#include "core/strs.h"
 
 enum dh__fmt {
     DH__PLAIN,    /* one signature in one header, optional prefix */
@@ -121,14 +123,8 @@ const struct dh_sig_scheme *dh_sig_find(const char *name)
 
 void dh_sig_names(char *out, size_t outlen)
 {
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < DH__NSCHEMES && used < outlen; i++) {
-        int n = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", dh__schemes[i].name);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
+    dh_join_names(out, outlen, dh__schemes, DH__NSCHEMES, sizeof(dh__schemes[0]),
+                  offsetof(struct dh_sig_scheme, name));
 }
 
 int dh_sig_uses_public_key(const struct dh_sig_scheme *s)
