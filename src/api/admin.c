@@ -21,15 +21,18 @@
 struct dh_api {
     struct dh_store *st;
     struct dh_ingest *in;
+    struct dh_committer *committer;
     unsigned char token_digest[32];
 };
 
-struct dh_api *dh_api_new(const struct dh_config *cfg, struct dh_store *st, struct dh_ingest *in)
+struct dh_api *dh_api_new(const struct dh_config *cfg, struct dh_store *st, struct dh_ingest *in,
+                          struct dh_committer *committer)
 {
     struct dh_api *api = dh_new(struct dh_api);
     struct dh_iov iov = {cfg->admin_token, strlen(cfg->admin_token)};
     api->st = st;
     api->in = in;
+    api->committer = committer;
     dh_sha256(&iov, 1, api->token_digest);
     return api;
 }
@@ -136,9 +139,17 @@ enum MHD_Result dh_api_handle(struct dh_api *api, struct MHD_Connection *conn, c
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return dh_http_respond_error(conn, DH_E_METHOD, "the admin API is read-only here", 0,
                                      NULL);
-    if (strcmp(url, "/api/stats") == 0)
+    if (strcmp(url, "/api/stats") == 0) {
+        unsigned long long txns = 0, items = 0;
+        dh_commit_stats(api->committer, &txns, &items);
+        /* items per transaction is how well group commit is batching. */
         return dh_http_respond_json(conn, 200,
-                                    json_pack("{s:o}", "sources", dh_ingest_stats(api->in)), NULL);
+                                    json_pack("{s:o,s:{s:I,s:I}}", "sources",
+                                              dh_ingest_stats(api->in), "commits",
+                                              "transactions", (json_int_t)txns, "items",
+                                              (json_int_t)items),
+                                    NULL);
+    }
     if (strcmp(url, "/api/events") == 0 || strcmp(url, "/api/events/") == 0)
         return dh__list_events(api, conn);
     if (strncmp(url, "/api/events/", 12) == 0) {

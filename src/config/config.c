@@ -167,7 +167,8 @@ int dh_config_split_addr(const char *s, char *host, size_t hostlen, unsigned *po
     return 0;
 }
 
-/* Parses one scalar (or list) into base+opt->off. line < 0: a default. */
+/* Parses one scalar (or list) into base+opt->off; defaults come through
+ * here too, as nodes at line 0. */
 static void dh__set_opt(struct dh__loader *L, const struct dh__opt *o, void *base,
                         const struct dh_ynode *v)
 {

@@ -575,7 +575,7 @@ int dh_server_start(const struct dh_server_deps *deps, struct dh_server **out, c
     }
     pub_fd = -1; /* the daemon owns it now */
 
-    s->api = dh_api_new(c, deps->store, deps->ingest);
+    s->api = dh_api_new(c, deps->store, deps->ingest, deps->committer);
     struct MHD_OptionItem adm_opts[] = {
         {MHD_OPTION_LISTEN_SOCKET, adm_fd, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, 256, NULL},

@@ -184,6 +184,10 @@ describe('batch, shaping, limits and counters', () => {
     const tf = r.json.sources.ticketflow;
     assert.ok(tf.duplicate >= 2, JSON.stringify(tf));
     assert.ok(tf.rejected.missing_field >= 3, JSON.stringify(tf));
+    // Group commit: every stored request went through a transaction, and
+    // some transactions carried several.
+    assert.ok(r.json.commits.transactions >= 1, JSON.stringify(r.json.commits));
+    assert.ok(r.json.commits.items >= r.json.commits.transactions, JSON.stringify(r.json.commits));
     assert.equal((await g.admin('/api/stats', { token: 'wrong' })).status, 401);
   });
 });

@@ -463,8 +463,9 @@ describe('signature schemes', () => {
         accepted(r, `${s.name} second secret`);
         const doc = (await g.admin(`/api/events/${r.json.id}`)).json;
         assert.deepEqual(doc.auth, { matched: 1 }, `${s.name}: ${JSON.stringify(doc.auth)}`);
-        assert.ok(!JSON.stringify(doc).includes(String(s.secrets[1]).slice(0, 24)),
-          'the secret itself is not stored');
+        if (typeof s.secrets[1] === 'string') {
+          assert.ok(!JSON.stringify(doc).includes(s.secrets[1]), 'the secret itself is not stored');
+        }
       });
 
       it('tampered body: 401 invalid_signature, no expected signature in the answer', async () => {
