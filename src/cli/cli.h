@@ -11,6 +11,7 @@ int dh_cli_secret(int argc, char **argv);
 int dh_cli_sign(int argc, char **argv);
 int dh_cli_verify(int argc, char **argv);
 int dh_cli_send(int argc, char **argv);
+int dh_cli_replay(int argc, char **argv);
 
 /* Prints every line of an error list to stderr. */
 struct dh_errlist;

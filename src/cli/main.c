@@ -20,6 +20,8 @@ static void dh__usage(FILE *f)
             "  sign --scheme S --secret X < body     print the headers a sender adds\n"
             "  verify --scheme S --secret X -H 'Name: value'... < body   check a signature\n"
             "  send URL --scheme S --secret X < body  send a signed test webhook\n"
+            "  replay ID | --event ID | --endpoint NAME   replay deliveries through the admin "
+            "API\n"
             "  version           print the version\n"
             "\n"
             "Run 'deskhook <command> --help' for a command's options.\n");
@@ -50,6 +52,8 @@ int main(int argc, char **argv)
         return dh_cli_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "send") == 0)
         return dh_cli_send(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return dh_cli_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             printf("usage: deskhook version\n\nPrints the version of this deskhook.\n");

@@ -1,0 +1,3 @@
+/*
+ * admin_client.c: placeholder.
+ */
