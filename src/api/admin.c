@@ -2,6 +2,7 @@
  * admin.c: the admin REST API (admin.h).
  */
 #include "api/admin.h"
+#include "api/api_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +19,15 @@
 #define DH__PAGE_DEFAULT 50
 #define DH__PAGE_MAX 500
 
-struct dh_api {
-    struct dh_store *st;
-    struct dh_ingest *in;
-    struct dh_committer *committer;
-    unsigned char token_digest[32];
-};
-
-struct dh_api *dh_api_new(const struct dh_config *cfg, struct dh_store *st, struct dh_ingest *in,
-                          struct dh_committer *committer)
+struct dh_api *dh_api_new(const struct dh_api_deps *d)
 {
     struct dh_api *api = dh_new(struct dh_api);
-    struct dh_iov iov = {cfg->admin_token, strlen(cfg->admin_token)};
-    api->st = st;
-    api->in = in;
-    api->committer = committer;
+    struct dh_iov iov = {d->cfg->admin_token, strlen(d->cfg->admin_token)};
+    api->st = d->st;
+    api->in = d->in;
+    api->committer = d->committer;
+    api->reg = d->reg;
+    api->engine = d->engine;
     dh_sha256(&iov, 1, api->token_digest);
     return api;
 }
@@ -58,7 +53,7 @@ static int dh__authorized(struct dh_api *api, struct MHD_Connection *conn)
     return dh_ct_equal(d, 32, api->token_digest, 32);
 }
 
-static const char *dh__arg(struct MHD_Connection *conn, const char *name)
+const char *dh_api_arg(struct MHD_Connection *conn, const char *name)
 {
     const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
     return (v != NULL && v[0] != '\0') ? v : NULL;
@@ -67,14 +62,14 @@ static const char *dh__arg(struct MHD_Connection *conn, const char *name)
 static enum MHD_Result dh__list_events(struct dh_api *api, struct MHD_Connection *conn)
 {
     struct dh_event_query q = {0};
-    const char *limit = dh__arg(conn, "limit");
+    const char *limit = dh_api_arg(conn, "limit");
     char next[DH_ID_MAX];
     json_t *items = NULL;
     int rc;
 
-    q.source = dh__arg(conn, "source");
-    q.type = dh__arg(conn, "type");
-    q.cursor = dh__arg(conn, "cursor");
+    q.source = dh_api_arg(conn, "source");
+    q.type = dh_api_arg(conn, "type");
+    q.cursor = dh_api_arg(conn, "cursor");
     q.limit = DH__PAGE_DEFAULT;
     if (limit != NULL) {
         char *end = NULL;
@@ -125,29 +120,34 @@ static enum MHD_Result dh__get_event(struct dh_api *api, struct MHD_Connection *
 }
 
 enum MHD_Result dh_api_handle(struct dh_api *api, struct MHD_Connection *conn, const char *url,
-                              const char *method)
+                              const char *method, const char *body, size_t len)
 {
+    enum MHD_Result ret;
     char id[DH_ID_MAX + 8];
 
     if (!dh__authorized(api, conn)) {
         static const struct dh_http_header www[] = {{"WWW-Authenticate", "Bearer"},
                                                     {NULL, NULL}};
-        json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "unauthorized", "message",
+        json_t *msg = json_pack("{s:{s:s,s:s}}", "error", "code", "unauthorized", "message",
                                  "send Authorization: Bearer <admin token>");
-        return dh_http_respond_json(conn, 401, body, www);
+        return dh_http_respond_json(conn, 401, msg, www);
     }
+    if (dh_api_delivery_route(api, conn, url, method, body, len, &ret))
+        return ret;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return dh_http_respond_error(conn, DH_E_METHOD, "the admin API is read-only here", 0,
-                                     NULL);
+        return dh_http_respond_error(conn, DH_E_METHOD, "this path is read-only", 0, NULL);
     if (strcmp(url, "/api/stats") == 0) {
         unsigned long long txns = 0, items = 0;
+        json_t *dlv = NULL;
         dh_commit_stats(api->committer, &txns, &items);
+        if (api->st->ops->dlv_counts(api->st, &dlv) < 0)
+            dlv = json_null();
         /* items per transaction is how well group commit is batching. */
         return dh_http_respond_json(conn, 200,
-                                    json_pack("{s:o,s:{s:I,s:I}}", "sources",
+                                    json_pack("{s:o,s:{s:I,s:I},s:o}", "sources",
                                               dh_ingest_stats(api->in), "commits",
                                               "transactions", (json_int_t)txns, "items",
-                                              (json_int_t)items),
+                                              (json_int_t)items, "deliveries", dlv),
                                     NULL);
     }
     if (strcmp(url, "/api/events") == 0 || strcmp(url, "/api/events/") == 0)

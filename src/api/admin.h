@@ -6,8 +6,9 @@
  *   GET /api/events?source=&type=&limit=&cursor=   newest first, paged
  *   GET /api/events/{id}                           document + raw payload
  *   GET /api/events/{id}/raw                       the stored bytes
- *   GET /api/stats                                 outcome and commit counters
- * Read-only over the store; runs on the admin listener's thread.
+ *   GET /api/stats                                 outcome, commit, delivery counters
+ * and the endpoint and delivery routes of docs/delivery.md (api_delivery.c).
+ * Runs on the admin listener's thread; writes go through the commit thread.
  */
 #ifndef DH_ADMIN_H
 #define DH_ADMIN_H
@@ -15,19 +16,27 @@
 #include <microhttpd.h>
 
 #include "config/config.h"
+#include "delivery/engine.h"
+#include "delivery/registry.h"
 #include "ingest/ingest.h"
 #include "store/commit.h"
 #include "store/store.h"
 
 struct dh_api;
 
-/* Builds the API over st (history), in (per-source counters) and committer
- * (group-commit counters) with the config's admin token. */
-struct dh_api *dh_api_new(const struct dh_config *cfg, struct dh_store *st, struct dh_ingest *in,
-                          struct dh_committer *committer);
+struct dh_api_deps {
+    const struct dh_config *cfg; /* the admin token */
+    struct dh_store *st;         /* history */
+    struct dh_ingest *in;        /* per-source counters */
+    struct dh_committer *committer;
+    struct dh_registry *reg;     /* endpoints */
+    struct dh_engine *engine;    /* breaker states, wakeups */
+};
+
+struct dh_api *dh_api_new(const struct dh_api_deps *deps);
 void dh_api_free(struct dh_api *api);
 /* Answers one request (called once its body, if any, is in). */
 enum MHD_Result dh_api_handle(struct dh_api *api, struct MHD_Connection *conn, const char *url,
-                              const char *method);
+                              const char *method, const char *body, size_t len);
 
 #endif

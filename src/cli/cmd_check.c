@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "delivery/registry.h"
 #include "ingest/ingest.h"
 #include "ingest/preset.h"
 
@@ -62,8 +63,11 @@ int dh_cli_check(int argc, char **argv)
     /* Ingest's own checks (presets, required fields) run on a partial
      * config too, so one run lists every problem. */
     int irc = cfg != NULL ? dh_ingest_new(cfg, &in, &el) : -1;
-    if (lrc == 0 && irc == 0) {
-        printf("%s: ok (%zu source%s)\n", file, cfg->nsources, cfg->nsources == 1 ? "" : "s");
+    int erc = cfg != NULL ? dh_registry_check(cfg, &el) : -1;
+    if (lrc == 0 && irc == 0 && erc == 0) {
+        size_t ne = cfg->endpoints ? json_array_size(cfg->endpoints) : 0;
+        printf("%s: ok (%zu source%s, %zu endpoint%s)\n", file, cfg->nsources,
+               cfg->nsources == 1 ? "" : "s", ne, ne == 1 ? "" : "s");
         rc = 0;
     } else {
         dh_cli_print_errors(&el);

@@ -16,11 +16,15 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <curl/curl.h>
+
 #include "cli/cli.h"
 #include "config/config.h"
 #include "core/alloc.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "delivery/engine.h"
+#include "delivery/registry.h"
 #include "http/server.h"
 #include "ingest/ingest.h"
 #include "ingest/preset.h"
@@ -74,6 +78,8 @@ int dh_cli_serve(int argc, char **argv)
     struct dh_store *st = NULL;
     struct dh_committer *committer = NULL;
     struct dh_server *srv = NULL;
+    struct dh_registry *reg = NULL;
+    struct dh_engine *engine = NULL;
     char err[512];
     sigset_t sigs;
     int c, sig = 0, rc = 1;
@@ -114,13 +120,16 @@ int dh_cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Before any thread: libcurl's global state is not thread-safe to set up. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (dh_crypto_init() < 0 || dh_preset_load_all(err, sizeof(err)) < 0) {
         fprintf(stderr, "deskhook: cannot initialise: %s\n", err);
         goto out;
     }
     int lrc = dh_config_load(file, &cfg, &el);
     int irc = cfg != NULL ? dh_ingest_new(cfg, &in, &el) : -1;
-    if (lrc < 0 || irc < 0) {
+    int erc = cfg != NULL ? dh_registry_check(cfg, &el) : -1;
+    if (lrc < 0 || irc < 0 || erc < 0) {
         dh_cli_print_errors(&el);
         fprintf(stderr, "deskhook: %s has %zu problem%s; nothing started\n", file, el.n,
                 el.n == 1 ? "" : "s");
@@ -142,11 +151,22 @@ int dh_cli_serve(int argc, char **argv)
         dh_error("cannot open the store", DH_LS("store", cfg->store), DH_LS("error", err));
         goto out;
     }
+    if (dh_registry_new(cfg, st, &reg, &el) < 0) {
+        dh_cli_print_errors(&el);
+        goto out;
+    }
     if (dh_commit_start(st, cfg->commit_max_batch, DH__COMMIT_DELAY_US, &committer) < 0) {
         fprintf(stderr, "deskhook: cannot start the commit thread\n");
         goto out;
     }
-    struct dh_server_deps deps = {cfg, listen, admin_listen, in, st, committer};
+    dh_registry_attach(reg, committer);
+    if (dh_engine_start(cfg, st, committer, reg, &engine, err, sizeof(err)) < 0) {
+        fprintf(stderr, "deskhook: cannot start delivery: %s\n", err);
+        goto out;
+    }
+    in->targets = dh_registry_targets;
+    in->targets_arg = reg;
+    struct dh_server_deps deps = {cfg, listen, admin_listen, in, st, committer, reg, engine};
     if (dh_server_start(&deps, &srv, err, sizeof(err)) < 0) {
         fprintf(stderr, "deskhook: %s\n", err);
         dh_error("cannot start", DH_LS("error", err));
@@ -184,10 +204,14 @@ int dh_cli_serve(int argc, char **argv)
     }
     rc = 0;
 out:
-    /* Order matters: the commit thread drains and resumes every suspended
+    /* Order matters: the engine writes its last results through the commit
+     * thread; the commit thread drains and resumes every suspended
      * connection before the HTTP daemons stop (server.h). */
+    dh_engine_stop(engine);
     dh_commit_stop(committer);
     dh_server_stop(srv, 2000);
+    dh_engine_free(engine);
+    dh_registry_free(reg);
     if (st != NULL) {
         dh_store_close(st);
         if (rc == 0)
@@ -197,5 +221,6 @@ out:
     dh_config_free(cfg);
     dh_errlist_free(&el);
     dh_preset_free_all();
+    curl_global_cleanup();
     return rc;
 }

@@ -79,6 +79,11 @@ static const struct dh__opt dh__global_opts[] = {
      "deepest nesting a JSON body may have"},
     {"limits.commit_max_batch", DH_OPT_UINT, DH__C(commit_max_batch), 0, 1, 100000, "4096",
      "most events committed in one transaction"},
+    {"delivery.allow_private", DH_OPT_STRLIST, DH__C(delivery_allow), DH__C(ndelivery_allow), 0,
+     0, NULL,
+     "CIDRs every endpoint may reach despite the SSRF guard (also DESKHOOK_ALLOW_PRIVATE)"},
+    {"delivery.max_in_flight", DH_OPT_UINT, DH__C(delivery_max_in_flight), 0, 1, 100000, "4096",
+     "outbound requests in flight over all endpoints"},
     {"limits.shutdown_timeout", DH_OPT_DURATION, DH__C(shutdown_timeout_ms), 0, 100, 600000,
      "10s", "how long a stop waits for requests in flight"},
 };
@@ -795,6 +800,22 @@ static int dh__global_special(struct dh__loader *L, void *base, const char *key,
         dh__parse_sources(L, base, v);
         return 1;
     }
+    if (strcmp(key, "endpoints") == 0) {
+        struct dh_config *c = base;
+        if (v->kind != DH_Y_SEQ) {
+            dh_errlist_add(L->el, L->file, v->line, "endpoints must be a list");
+            return 1;
+        }
+        /* Endpoints are checked by the delivery registry, with the same
+         * parser the admin API uses; here they are only kept. */
+        c->endpoints = json_array();
+        c->endpoint_lines = dh_calloc(v->n ? v->n : 1, sizeof(int));
+        for (size_t i = 0; i < v->n; i++) {
+            c->endpoint_lines[i] = v->items[i]->line;
+            json_array_append_new(c->endpoints, dh_ytree_to_json(v->items[i]));
+        }
+        return 1;
+    }
     return 0;
 }
 
@@ -929,6 +950,9 @@ void dh_config_free(struct dh_config *c)
     free(c->admin_token);
     free(c->store);
     free(c->log_level);
+    dh__free_list(c->delivery_allow, c->ndelivery_allow);
+    json_decref(c->endpoints);
+    free(c->endpoint_lines);
     free(c);
 }
 

@@ -120,6 +120,12 @@ struct dh_config {
     uint64_t shutdown_timeout_ms;
     struct dh_config_source *sources;
     size_t nsources;
+    char **delivery_allow;      /* delivery.allow_private: CIDRs */
+    size_t ndelivery_allow;
+    uint64_t delivery_max_in_flight;
+    json_t *endpoints;          /* the `endpoints:` items as JSON (validated by
+                                 * delivery/registry.h), or NULL */
+    int *endpoint_lines;        /* the line of each item */
 };
 
 /* Loads and validates path. Returns 0 and *out, or DH_E_CONFIG with every

@@ -16,5 +16,8 @@ int64_t dh_clock_mono_ms(void);
 int64_t dh_clock_mono_us(void);
 /* Writes "2026-11-23T15:27:04.123Z" for ms into out (at least 25 bytes). */
 void dh_clock_format_iso(int64_t ms, char *out, size_t outlen);
+/* Reads "2026-11-23T15:27:04Z" (fractions of a second allowed, UTC only)
+ * into ms; returns 0 or -EINVAL. */
+int dh_clock_parse_iso(const char *s, int64_t *ms);
 
 #endif

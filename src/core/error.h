@@ -28,6 +28,8 @@
     X(UNKNOWN_SOURCE, 404, "unknown_source", "no source is configured at this path")    \
     X(NOT_FOUND, 404, "not_found", "not found")                                         \
     X(METHOD, 405, "method_not_allowed", "the method is not allowed on this path")      \
+    X(CONFLICT, 409, "conflict", "the request conflicts with the current state")       \
+    X(READ_ONLY, 409, "read_only", "defined in the config file: change it there")      \
     X(TIMEOUT, 408, "request_timeout", "the request took too long to arrive")           \
     X(TOO_LARGE, 413, "payload_too_large", "the body is larger than the source allows") \
     X(MEDIA_TYPE, 415, "unsupported_media_type", "the content type must be JSON")       \

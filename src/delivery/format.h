@@ -62,4 +62,16 @@ void dh_outbound_clear(struct dh_outbound *o);
 /* The Slack attachment colour for an event type (a "#rrggbb" string). */
 const char *dh_format_slack_color(const char *type);
 
+/* Room for the signature of one secret: "v1," + base64 of 32 bytes + ' '. */
+#define DH_FORMAT_SIG_PER_SECRET 48
+
+/* Writes the Standard Webhooks signature of body into out: "v1,<base64
+ * HMAC-SHA256>" per secret, space separated, over
+ * "<msg_id>.<timestamp_s>.<body>". out needs nsecrets *
+ * DH_FORMAT_SIG_PER_SECRET + 1 bytes. Returns 0, -ENOSPC (out too small),
+ * -EINVAL (no secret) or a crypto error. Any thread. */
+int dh_format_sign_standard(const struct dh_endpoint_secret *secrets, size_t nsecrets,
+                            const char *msg_id, int64_t timestamp_s, const char *body,
+                            size_t len, char *out, size_t outlen);
+
 #endif

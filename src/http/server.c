@@ -451,24 +451,55 @@ static void *dh__pub_uri(void *cls, const char *uri, struct MHD_Connection *conn
     return r;
 }
 
+/* An admin request's body, gathered before the API sees it. */
+struct dh__adm_req {
+    char *body;
+    size_t len;
+    int too_large;
+};
+
+#define DH__ADMIN_MAX_BODY (1u << 20)
+
 static enum MHD_Result dh__adm_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                        const char *method, const char *version,
                                        const char *upload_data, size_t *upload_data_size,
                                        void **con_cls)
 {
     struct dh_server *s = cls;
-    static int first_call_marker;
+    struct dh__adm_req *r = *con_cls;
 
-    if (*con_cls == NULL) {
-        *con_cls = &first_call_marker;
+    if (r == NULL) {
+        *con_cls = dh_new(struct dh__adm_req);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        /* No admin endpoint takes a body yet: drop it. */
+        size_t n = *upload_data_size;
+        if (!r->too_large && r->len + n <= DH__ADMIN_MAX_BODY) {
+            r->body = dh_realloc(r->body, r->len + n + 1);
+            memcpy(r->body + r->len, upload_data, n);
+            r->len += n;
+            r->body[r->len] = '\0';
+        } else {
+            r->too_large = 1;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return dh_api_handle(s->api, conn, url, method);
+    if (r->too_large)
+        return dh_http_respond_error(conn, DH_E_TOO_LARGE, "admin request bodies are 1 MiB at most",
+                                     0, NULL);
+    return dh_api_handle(s->api, conn, url, method, r->body, r->len);
+}
+
+static void dh__adm_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    struct dh__adm_req *r = *con_cls;
+    if (r != NULL) {
+        free(r->body);
+        free(r);
+    }
+    *con_cls = NULL;
 }
 
 static void dh__mhd_log(void *cls, const char *fmt, va_list ap)
@@ -575,12 +606,17 @@ int dh_server_start(const struct dh_server_deps *deps, struct dh_server **out, c
     }
     pub_fd = -1; /* the daemon owns it now */
 
-    s->api = dh_api_new(c, deps->store, deps->ingest, deps->committer);
+    {
+        struct dh_api_deps ad = {c, deps->store, deps->ingest, deps->committer, deps->registry,
+                                 deps->engine};
+        s->api = dh_api_new(&ad);
+    }
     struct MHD_OptionItem adm_opts[] = {
         {MHD_OPTION_LISTEN_SOCKET, adm_fd, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, 256, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)dh__mhd_log, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)dh__adm_completed, s},
         {MHD_OPTION_END, 0, NULL},
     };
     s->adm = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,

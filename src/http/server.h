@@ -29,6 +29,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "delivery/engine.h"
+#include "delivery/registry.h"
 #include "ingest/ingest.h"
 #include "store/commit.h"
 #include "store/store.h"
@@ -42,6 +44,8 @@ struct dh_server_deps {
     struct dh_ingest *ingest;
     struct dh_store *store;
     struct dh_committer *committer;
+    struct dh_registry *registry;
+    struct dh_engine *engine;
 };
 
 /* Binds both listeners and starts serving. Returns 0, or a negative code

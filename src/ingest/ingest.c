@@ -522,6 +522,10 @@ int dh_ingest_prepare(struct dh_ingest *in, const struct dh_ingest_request *rq,
     rc = 0;
 out:
     dh_jscan_free(&js);
+    /* The endpoints each event fans out to, written with it. */
+    for (size_t i = 0; rc == 0 && in->targets != NULL && i < item->nevs; i++)
+        in->targets(in->targets_arg, item->evs[i].source, item->evs[i].type,
+                    &item->evs[i].targets, &item->evs[i].ntargets);
     if (rc < 0) {
         dh_ingest_item_clear(item);
         dh_ingest_result_clear(res);

@@ -45,10 +45,17 @@ struct dh_ingest_source {
     atomic_ullong counts[DH_INGEST_NCOUNTS]; /* any thread, relaxed */
 };
 
+/* Fills the ids of the endpoints an event of type from source goes to
+ * (allocated; *n of them). Any request thread. */
+typedef void (*dh_ingest_targets_fn)(void *arg, const char *source, const char *type,
+                                     char ***ids, size_t *n);
+
 struct dh_ingest {
     struct dh_ingest_source *sources;
     size_t nsources;
     int max_json_depth;
+    dh_ingest_targets_fn targets; /* set once before serving; NULL: no fan-out */
+    void *targets_arg;
 };
 
 /* Builds the runtime sources from a validated config, checking what only

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@ struct dh_committer {
     struct dh_commit_item *head, *tail; /* under lock */
     int stopping;                       /* under lock */
     unsigned long long txns, items;     /* under lock */
+    void (*kick)(void *arg);            /* set before use, then read-only */
+    void *kick_arg;
 };
 
 static void *dh__commit_main(void *arg)
@@ -87,8 +90,13 @@ static void *dh__commit_main(void *arg)
             pthread_mutex_unlock(&c->lock);
             /* Invariant 1 (store.h): done runs only after write_batch has
              * returned, i.e. after the transaction was made durable. */
+            size_t ndue = 0;
+            for (size_t i = 0; i < n; i++)
+                ndue += rc == 0 ? batch[i]->ndue : 0;
             for (size_t i = 0; i < n; i++)
                 batch[i]->done(batch[i]);
+            if (ndue > 0 && c->kick != NULL)
+                c->kick(c->kick_arg);
             if (c->st->ops->after_batch != NULL)
                 c->st->ops->after_batch(c->st);
             last_end_us = dh_clock_mono_us();
@@ -163,4 +171,52 @@ void dh_commit_stats(struct dh_committer *c, unsigned long long *txns, unsigned 
     *txns = c->txns;
     *items = c->items;
     pthread_mutex_unlock(&c->lock);
+}
+
+void dh_commit_set_kick(struct dh_committer *c, void (*fn)(void *arg), void *arg)
+{
+    c->kick = fn;
+    c->kick_arg = arg;
+}
+
+/* A caller waiting on its own item. */
+struct dh__sync {
+    struct dh_commit_item item;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+};
+
+static void dh__sync_done(struct dh_commit_item *item)
+{
+    struct dh__sync *w = (struct dh__sync *)item;
+    pthread_mutex_lock(&w->lock);
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+int dh_commit_call(struct dh_committer *c, dh_commit_call_fn fn, void *arg)
+{
+    struct dh__sync w;
+    int rc;
+
+    memset(&w, 0, sizeof(w));
+    w.item.kind = DH_COMMIT_CALL;
+    w.item.call = fn;
+    w.item.call_arg = arg;
+    w.item.done = dh__sync_done;
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    rc = dh_commit_submit(c, &w.item);
+    if (rc == 0) {
+        pthread_mutex_lock(&w.lock);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+        rc = w.item.rc;
+    }
+    pthread_mutex_destroy(&w.lock);
+    pthread_cond_destroy(&w.cond);
+    return rc;
 }

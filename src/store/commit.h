@@ -39,6 +39,14 @@ int dh_commit_start(struct dh_store *st, size_t max_batch, unsigned delay_us,
 int dh_commit_submit(struct dh_committer *c, struct dh_commit_item *item);
 /* Drains the queue, stops and joins the thread, frees c. NULL is fine. */
 void dh_commit_stop(struct dh_committer *c);
+/* Runs fn(st, item) with item->call_arg = arg inside a transaction of the
+ * commit thread and waits until it is durable. Returns its rc. For rare
+ * writes (the admin API); never call it from the commit thread. */
+int dh_commit_call(struct dh_committer *c, dh_commit_call_fn fn, void *arg);
+/* fn(arg) runs on the commit thread after every durable batch that made
+ * deliveries due (item->ndue): it wakes the delivery engine. Set it before
+ * the first item that can create deliveries. */
+void dh_commit_set_kick(struct dh_committer *c, void (*fn)(void *arg), void *arg);
 /* Number of transactions and items committed so far (for logs and stats). */
 void dh_commit_stats(struct dh_committer *c, unsigned long long *txns, unsigned long long *items);
 

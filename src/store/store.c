@@ -21,7 +21,26 @@ void dh_event_rec_clear(struct dh_event_rec *ev)
     free(ev->content_type);
     free(ev->doc);
     free(ev->raw);
+    for (size_t i = 0; i < ev->ntargets; i++)
+        free(ev->targets[i]);
+    free(ev->targets);
     memset(ev, 0, sizeof(*ev));
+}
+
+void dh_dlv_claimed_clear(struct dh_dlv_claimed *c)
+{
+    free(c->source);
+    free(c->type);
+    free(c->doc);
+    memset(c, 0, sizeof(*c));
+}
+
+void dh_dlv_result_clear(struct dh_dlv_result *r)
+{
+    free(r->error);
+    free(r->resp_headers);
+    free(r->resp_body);
+    memset(r, 0, sizeof(*r));
 }
 
 void dh_event_row_clear(struct dh_event_row *r)

@@ -39,6 +39,8 @@ struct dh_event_rec {
     char dedupe_key[80];
     int64_t dedupe_window_ms;
     int auth_index;        /* which secret/token matched; -1 when none */
+    char **targets;        /* ids of the endpoints that get a delivery */
+    size_t ntargets;
     char *doc;             /* normalized document, JSON text without raw */
     size_t doc_len;
     char *raw;             /* body byte for byte */
@@ -53,10 +55,16 @@ void dh_event_rec_clear(struct dh_event_rec *ev);
 enum dh_commit_kind {
     DH_COMMIT_EVENT, /* store ev unless its dedupe key was seen in the window */
     DH_COMMIT_PROBE, /* write a heartbeat row: proves the store can write */
+    DH_COMMIT_CALL,  /* run call() inside the transaction (delivery writes) */
 };
 
+struct dh_store;
 struct dh_commit_item;
 typedef void (*dh_commit_done_fn)(struct dh_commit_item *item);
+/* A write run by the commit thread inside the batch's transaction. Returns
+ * 0, or a negative code that rolls the whole batch back (only for a store
+ * failure: a call must not fail for a reason of its own). */
+typedef int (*dh_commit_call_fn)(struct dh_store *st, struct dh_commit_item *item);
 
 /* A unit of work for the commit thread: one request's events (several for
  * a batch or a multi-event payload), stored all in one transaction or not
@@ -68,8 +76,11 @@ struct dh_commit_item {
     struct dh_event_rec *evs; /* nevs records; often &one */
     size_t nevs;
     struct dh_event_rec one;
+    dh_commit_call_fn call;   /* DH_COMMIT_CALL */
+    void *call_arg;
     /* results, written by the commit thread */
     int rc;                   /* 0, or the reason the write failed */
+    size_t ndue;              /* deliveries this item made due (wakes the engine) */
     dh_commit_done_fn done;
     void *arg;
     struct dh_commit_item *next; /* queue link, commit.c only */
@@ -92,7 +103,74 @@ struct dh_event_query {
     int limit;
 };
 
-struct dh_store;
+/* --- deliveries (delivery/engine.h drives them) --------------------------- */
+
+/* States, as stored and shown by the API. */
+#define DH_DLV_PENDING "pending"
+#define DH_DLV_IN_FLIGHT "in_flight"
+#define DH_DLV_RETRY_WAIT "retry_wait"
+#define DH_DLV_DELIVERED "delivered"
+#define DH_DLV_DEAD "dead"
+
+/* A delivery claimed for an attempt, with the event it carries. */
+struct dh_dlv_claimed {
+    char id[DH_ID_MAX]; /* msg_…: also the webhook-id */
+    char event_id[DH_ID_MAX];
+    unsigned attempts;  /* made so far in this run */
+    char *source;
+    char *type;
+    int64_t received_ms;
+    char *doc;
+    size_t doc_len;
+};
+void dh_dlv_claimed_clear(struct dh_dlv_claimed *c);
+
+/* One endpoint's claim: up to limit due deliveries, oldest due first, are
+ * leased (in_flight until lease_until_ms) and returned. */
+struct dh_dlv_claim {
+    const char *endpoint_id;
+    unsigned limit;
+    /* results */
+    struct dh_dlv_claimed *rows; /* nrows, owned by the requester */
+    size_t nrows;
+    int64_t next_due_ms;         /* earliest next_at still waiting; 0: none */
+};
+
+/* The end of one attempt. */
+struct dh_dlv_result {
+    char id[DH_ID_MAX];
+    unsigned attempt;       /* this attempt's number in the run, from 1 */
+    int64_t started_ms;     /* wall clock */
+    int64_t duration_ms;
+    int status;             /* HTTP status, 0 when none */
+    const char *outcome;    /* delivery/outcome.h */
+    char *error;            /* a short reason, or NULL */
+    char *resp_headers;     /* JSON object text, or NULL */
+    char *resp_body;        /* the first 4 KiB */
+    size_t resp_body_len;
+    int body_truncated;
+    const char *state;      /* the delivery's new state */
+    int64_t next_at_ms;     /* retry_wait: when */
+};
+void dh_dlv_result_clear(struct dh_dlv_result *r);
+
+/* Which deliveries a replay puts back to pending. */
+struct dh_dlv_replay {
+    const char *id;          /* one delivery, or NULL */
+    const char *endpoint_id; /* with id NULL: this endpoint's ... */
+    const char *state;       /* ... deliveries in this state (dead by default) */
+    int64_t since_ms, until_ms; /* created in [since, until); 0: open */
+    /* result */
+    size_t replayed;
+};
+
+struct dh_dlv_query {
+    const char *endpoint_id; /* NULL: any */
+    const char *state;
+    const char *event_id;
+    const char *cursor;
+    int limit;
+};
 
 struct dh_store_ops {
     const char *scheme; /* "sqlite" */
@@ -116,6 +194,32 @@ struct dh_store_ops {
                        char next[DH_ID_MAX]);
     /* Any thread: one event; DH_E_NOT_FOUND when absent. */
     int (*get_event)(struct dh_store *st, const char *id, struct dh_event_row *row);
+
+    /* Deliveries and endpoints. The write ops run only inside a
+     * DH_COMMIT_CALL on the commit thread; the reads on any thread. */
+    int (*dlv_claim)(struct dh_store *st, struct dh_dlv_claim *claims, size_t n, int64_t now_ms,
+                     int64_t lease_until_ms);
+    int (*dlv_finish)(struct dh_store *st, const struct dh_dlv_result *res, size_t n);
+    int (*dlv_replay)(struct dh_store *st, struct dh_dlv_replay *rp, int64_t now_ms);
+    /* Creates (or puts back to pending) the delivery of event_id to each
+     * endpoint; ids[i] receives the delivery id. */
+    int (*dlv_fanout)(struct dh_store *st, const char *event_id, char *const *endpoint_ids,
+                      size_t n, int64_t now_ms, char (*ids)[DH_ID_MAX]);
+    int (*ep_save)(struct dh_store *st, const char *id, const char *name, const char *spec,
+                   int64_t now_ms);
+    /* Deletes an endpoint; its unfinished deliveries become dead. */
+    int (*ep_delete)(struct dh_store *st, const char *id, int64_t now_ms);
+    int (*ep_set_paused)(struct dh_store *st, const char *id, int paused, const char *reason,
+                         int64_t now_ms);
+    /* Reads: [{id, name, spec (text)}] of API endpoints, and [{id, paused,
+     * reason}] of every endpoint with a stored state. */
+    int (*ep_load)(struct dh_store *st, json_t **endpoints, json_t **states);
+    int (*dlv_list)(struct dh_store *st, const struct dh_dlv_query *q, json_t **items,
+                    char next[DH_ID_MAX]);
+    /* One delivery with its attempts; DH_E_NOT_FOUND when absent. */
+    int (*dlv_get)(struct dh_store *st, const char *id, json_t **out);
+    /* {"pending": N, ...} over every state. */
+    int (*dlv_counts)(struct dh_store *st, json_t **out);
 };
 
 struct dh_store {

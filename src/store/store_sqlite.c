@@ -30,26 +30,9 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "store/sqlite_impl.h"
 #include "store/store.h"
 
-struct dh__sqlite {
-    char *path;
-    int lock_fd;
-    sqlite3 *wdb;                /* commit thread */
-    sqlite3_stmt *st_dedupe_get; /* commit thread */
-    sqlite3_stmt *st_dedupe_put;
-    sqlite3_stmt *st_event_put;
-    sqlite3_stmt *st_probe;
-    sqlite3 *rdb; /* under rlock */
-    pthread_mutex_t rlock;
-    sqlite3 *cdb; /* checkpoint thread */
-    pthread_t ckpt_thread;
-    int ckpt_started;
-    pthread_mutex_t ckpt_lock;
-    pthread_cond_t ckpt_cond;
-    int ckpt_stop; /* under ckpt_lock */
-    int wal_frames; /* commit thread: frames in the WAL after the last commit */
-};
 
 /* Numbered migrations; index + 1 is the version. Never edit one that has
  * shipped: add another. */
@@ -76,13 +59,56 @@ static const char *const dh__migrations[] = {
     "  expires_at INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX dedupe_expires ON dedupe(expires_at);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+    /* 2: outbound delivery. One delivery per event and endpoint; its id is
+     * the webhook-id. In-flight rows carry their lease's end in next_at, so
+     * an expired lease is simply due again. */
+    "CREATE TABLE endpoints ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  spec TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE endpoint_state ("
+    "  id TEXT PRIMARY KEY,"
+    "  paused INTEGER NOT NULL,"
+    "  reason TEXT,"
+    "  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE deliveries ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  event_id TEXT NOT NULL,"
+    "  endpoint_id TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  last_status INTEGER,"
+    "  last_outcome TEXT,"
+    "  UNIQUE (event_id, endpoint_id));"
+    "CREATE INDEX deliveries_due ON deliveries(endpoint_id, next_at)"
+    "  WHERE state IN ('pending', 'retry_wait', 'in_flight');"
+    "CREATE INDEX deliveries_endpoint ON deliveries(endpoint_id, seq);"
+    "CREATE TABLE attempts ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  delivery_id TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  duration_ms INTEGER NOT NULL,"
+    "  status INTEGER,"
+    "  outcome TEXT NOT NULL,"
+    "  error TEXT,"
+    "  headers TEXT,"
+    "  body BLOB,"
+    "  body_truncated INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX attempts_delivery ON attempts(delivery_id, seq);",
 };
 
 #define DH__CKPT_INTERVAL_MS 100 /* between checkpoints: the shorter, the shorter each pause */
 #define DH__WAL_REWIND_FRAMES 2048 /* the commit thread rewinds a WAL this long */
 #define DH__NMIGRATIONS (sizeof(dh__migrations) / sizeof(dh__migrations[0]))
 
-static int dh__exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+int dh__sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
@@ -117,7 +143,7 @@ static int dh__migrate(struct dh__sqlite *s, char *err, size_t errlen)
     int version = 0;
     int rc;
 
-    rc = dh__exec(s->wdb,
+    rc = dh__sqlite_exec(s->wdb,
                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
                   " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
                   err, errlen);
@@ -139,10 +165,10 @@ static int dh__migrate(struct dh__sqlite *s, char *err, size_t errlen)
         char *sql = dh_asprintf("BEGIN IMMEDIATE; %s; INSERT INTO schema_migrations VALUES "
                                 "(%zu, %lld); COMMIT;",
                                 dh__migrations[v], v + 1, (long long)dh_clock_wall_ms());
-        rc = dh__exec(s->wdb, sql, err, errlen);
+        rc = dh__sqlite_exec(s->wdb, sql, err, errlen);
         free(sql);
         if (rc < 0) {
-            dh__exec(s->wdb, "ROLLBACK", NULL, 0);
+            dh__sqlite_exec(s->wdb, "ROLLBACK", NULL, 0);
             return rc;
         }
         dh_info("store migrated", DH_LN("schema_version", v + 1));
@@ -248,13 +274,22 @@ static int dh__sqlite_open(const char *target, struct dh_store *st, char *err, s
     rc = dh__open_conn(target, &s->wdb, err, errlen);
     if (rc < 0)
         goto out;
-    rc = dh__exec(s->wdb,
+    rc = dh__sqlite_exec(s->wdb,
                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
                   "PRAGMA wal_autocheckpoint=0; PRAGMA foreign_keys=ON;",
                   err, errlen);
     if (rc < 0)
         goto out;
     rc = dh__migrate(s, err, errlen);
+    if (rc < 0)
+        goto out;
+    /* The lock file makes this the only process: every lease left behind
+     * belongs to a process that is gone, so its deliveries go out again at
+     * once (with the same webhook-id). */
+    rc = dh__sqlite_exec(s->wdb,
+                  "UPDATE deliveries SET state = 'pending', next_at = 0 "
+                  "WHERE state = 'in_flight'",
+                  err, errlen);
     if (rc < 0)
         goto out;
     sqlite3_wal_hook(s->wdb, dh__wal_hook, s);
@@ -273,7 +308,12 @@ static int dh__sqlite_open(const char *target, struct dh_store *st, char *err, s
         dh__prepare(s->wdb,
                     "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    &s->st_probe) < 0) {
+                    &s->st_probe) < 0 ||
+        dh__prepare(s->wdb,
+                    "INSERT INTO deliveries (id, event_id, endpoint_id, state, next_at, "
+                    "created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?4) "
+                    "ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+                    &s->st_dlv_put) < 0) {
         snprintf(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(s->wdb));
         rc = DH_E_STORE_UNAVAILABLE;
         goto out;
@@ -286,7 +326,7 @@ static int dh__sqlite_open(const char *target, struct dh_store *st, char *err, s
         goto out;
     /* A connection that has not read the database does not know it is in
      * WAL mode, and its checkpoints would silently do nothing. */
-    rc = dh__exec(s->cdb, "PRAGMA journal_mode=WAL", err, errlen);
+    rc = dh__sqlite_exec(s->cdb, "PRAGMA journal_mode=WAL", err, errlen);
     if (rc < 0)
         goto out;
     rc = -pthread_create(&s->ckpt_thread, NULL, dh__ckpt_main, s);
@@ -322,6 +362,8 @@ static void dh__sqlite_close(struct dh_store *st)
     sqlite3_finalize(s->st_dedupe_put);
     sqlite3_finalize(s->st_event_put);
     sqlite3_finalize(s->st_probe);
+    sqlite3_finalize(s->st_dlv_put);
+    dh__sqlite_dlv_finalize(s);
     sqlite3_close(s->rdb);
     if (s->wdb != NULL) {
         /* A clean stop leaves a small WAL behind for the next start. */
@@ -347,14 +389,15 @@ static size_t dh__hash(const char *s)
     return h;
 }
 
-static int dh__step_done(sqlite3_stmt *q)
+int dh__sqlite_step_done(sqlite3_stmt *q)
 {
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     return rc == SQLITE_DONE ? 0 : DH_E_STORE_UNAVAILABLE;
 }
 
-static int dh__write_event(struct dh__sqlite *s, struct dh_event_rec *ev, int64_t now)
+static int dh__write_event(struct dh__sqlite *s, struct dh_event_rec *ev, int64_t now,
+                           size_t *ndue)
 {
     sqlite3_stmt *q = s->st_dedupe_get;
     int rc;
@@ -391,15 +434,25 @@ static int dh__write_event(struct dh__sqlite *s, struct dh_event_rec *ev, int64_
                       SQLITE_STATIC);
     sqlite3_bind_text(q, 10, ev->doc, (int)ev->doc_len, SQLITE_STATIC);
     sqlite3_bind_blob(q, 11, ev->raw_len ? ev->raw : "", (int)ev->raw_len, SQLITE_STATIC);
-    rc = dh__step_done(q);
+    rc = dh__sqlite_step_done(q);
     if (rc < 0)
         return rc;
+
+    /* The deliveries, in the event's transaction: nothing is acknowledged
+     * without them. */
+    for (size_t i = 0; i < ev->ntargets; i++) {
+        char did[DH_ID_MAX];
+        rc = dh__sqlite_dlv_insert(s, ev->id, ev->targets[i], now, did);
+        if (rc < 0)
+            return rc;
+        *ndue += (size_t)rc;
+    }
 
     q = s->st_dedupe_put;
     sqlite3_bind_text(q, 1, ev->dedupe_key, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, ev->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, ev->received_ms + ev->dedupe_window_ms);
-    return dh__step_done(q);
+    return dh__sqlite_step_done(q);
 }
 
 static int dh__sqlite_write_batch(struct dh_store *st, struct dh_commit_item **items, size_t n)
@@ -416,17 +469,24 @@ static int dh__sqlite_write_batch(struct dh_store *st, struct dh_commit_item **i
         cap *= 2;
     slots = dh_calloc(cap, sizeof(*slots));
 
-    rc = dh__exec(s->wdb, "BEGIN IMMEDIATE", NULL, 0);
+    rc = dh__sqlite_exec(s->wdb, "BEGIN IMMEDIATE", NULL, 0);
     if (rc < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         struct dh_commit_item *it = items[i];
         it->rc = 0;
+        it->ndue = 0;
+        if (it->kind == DH_COMMIT_CALL) {
+            rc = it->call(st, it);
+            if (rc < 0)
+                goto out;
+            continue;
+        }
         if (it->kind == DH_COMMIT_PROBE) {
             char ts[40];
             dh_clock_format_iso(now, ts, sizeof(ts));
             sqlite3_bind_text(s->st_probe, 1, ts, -1, SQLITE_TRANSIENT);
-            rc = dh__step_done(s->st_probe);
+            rc = dh__sqlite_step_done(s->st_probe);
             if (rc < 0)
                 goto out;
             continue;
@@ -446,18 +506,18 @@ static int dh__sqlite_write_batch(struct dh_store *st, struct dh_commit_item **i
                 continue;
             }
             slots[h] = ev;
-            rc = dh__write_event(s, ev, now);
+            rc = dh__write_event(s, ev, now, &it->ndue);
             if (rc < 0)
                 goto out;
         }
     }
-    rc = dh__exec(s->wdb, "COMMIT", NULL, 0);
+    rc = dh__sqlite_exec(s->wdb, "COMMIT", NULL, 0);
 out:
     if (rc < 0) {
         dh_error("store transaction failed", DH_LS("error", sqlite3_errmsg(s->wdb)),
                  DH_LN("sqlite_code", sqlite3_extended_errcode(s->wdb)));
         if (!sqlite3_get_autocommit(s->wdb))
-            dh__exec(s->wdb, "ROLLBACK", NULL, 0);
+            dh__sqlite_exec(s->wdb, "ROLLBACK", NULL, 0);
         for (size_t i = 0; i < n; i++) {
             items[i]->rc = DH_E_STORE_UNAVAILABLE;
             for (size_t e = 0; items[i]->kind == DH_COMMIT_EVENT && e < items[i]->nevs; e++)
@@ -496,7 +556,7 @@ static int dh__sqlite_maintain(struct dh_store *st, int64_t now_ms)
              "DELETE FROM dedupe WHERE key IN (SELECT key FROM dedupe WHERE expires_at <= %lld "
              "LIMIT 10000)",
              (long long)now_ms);
-    return dh__exec(s->wdb, sql, NULL, 0);
+    return dh__sqlite_exec(s->wdb, sql, NULL, 0);
 }
 
 static int dh__sqlite_list(struct dh_store *st, const struct dh_event_query *qy, json_t **items,
@@ -592,4 +652,15 @@ const struct dh_store_ops dh_store_sqlite_ops = {
     .after_batch = dh__sqlite_after_batch,
     .list_events = dh__sqlite_list,
     .get_event = dh__sqlite_get,
+    .dlv_claim = dh__sqlite_dlv_claim,
+    .dlv_finish = dh__sqlite_dlv_finish,
+    .dlv_replay = dh__sqlite_dlv_replay,
+    .dlv_fanout = dh__sqlite_dlv_fanout,
+    .ep_save = dh__sqlite_ep_save,
+    .ep_delete = dh__sqlite_ep_delete,
+    .ep_set_paused = dh__sqlite_ep_set_paused,
+    .ep_load = dh__sqlite_ep_load,
+    .dlv_list = dh__sqlite_dlv_list,
+    .dlv_get = dh__sqlite_dlv_get,
+    .dlv_counts = dh__sqlite_dlv_counts,
 };

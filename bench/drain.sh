@@ -1,0 +1,458 @@
+#!/usr/bin/env bash
+# Benchmark: outbound delivery. deskhook with one endpoint (Standard Webhooks
+# signing) pointing at a local nginx that answers 200 to every POST.
+#
+#   drain  pause the endpoint, store N events (POST /webhooks/drain/batch,
+#          BATCH events per request, driven by wrk), wait until /api/stats
+#          shows N pending deliveries, resume the endpoint and time how long
+#          it takes until nothing is pending, in flight or waiting for a
+#          retry. Reports deliveries/s, checks that nginx logged N requests
+#          with N distinct webhook-ids and that /api/stats shows N delivered.
+#   mixed  the ingest load of bench/run.sh (signed Freshdesk webhooks,
+#          bench/signed_freshdesk.lua) for MIXED_DURATION against a gateway
+#          whose endpoint is active: ingest req/s, deliveries/s during the
+#          load, the backlog at its end, and how long the backlog then takes
+#          to drain.
+#   load   only store N events and check the count (no endpoint needed:
+#          give DRAIN_CONFIG a config without endpoints); a check of the
+#          loading step on its own.
+#
+# Usage: bash bench/drain.sh [drain|mixed|load ...]   (default: drain mixed)
+#
+# Knobs (environment):
+#   N                 events for the drain (default 200000)
+#   BATCH             events per batch request (default 100, at most 1000)
+#   MAX_IN_FLIGHT     the endpoint's max_in_flight (default 256)
+#   GLOBAL_MAX_IN_FLIGHT  delivery.max_in_flight (default 4096)
+#   LOAD_CONNECTIONS  wrk connections while loading the drain's events (default 8)
+#   MIXED_DURATION    mixed load, wrk syntax (default 30s)
+#   CONNECTIONS       wrk connections of the mixed load (default 64)
+#   THREADS           wrk threads (default 1)
+#   SERVER_CPU        core for deskhook (default 1)
+#   CLIENT_CPU        core for wrk and the nginx receiver (default 0)
+#   POLL_INTERVAL     seconds between /api/stats polls (default 0.5)
+#   LOAD_TIMEOUT      seconds the loading may take (default 600)
+#   FILL_TIMEOUT      seconds to wait for N pending after loading (default 60)
+#   DRAIN_TIMEOUT     seconds a drain may take (default 900)
+#   BASE_PORT         first local port tried (default 18280)
+#   BENCH_TMPDIR      where the temporary dir (database, nginx) is made
+#   DESKHOOK_BIN      deskhook binary (default build/deskhook)
+#   DRAIN_CONFIG      deskhook config (default bench/drain/deskhook-drain.yaml)
+#   KEEP_TMP=1        keep the temporary dir
+#
+# Output: a summary on stdout; logs, wrk outputs, /api/stats samples
+# (stats.*.tsv) and summary.txt in bench/results/drain-<timestamp>/.
+
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+DRAIN_DIR="$BENCH_DIR/drain"
+
+N=${N:-200000}
+BATCH=${BATCH:-100}
+MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-256}
+GLOBAL_MAX_IN_FLIGHT=${GLOBAL_MAX_IN_FLIGHT:-4096}
+LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-8}
+MIXED_DURATION=${MIXED_DURATION:-30s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-1}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+POLL_INTERVAL=${POLL_INTERVAL:-0.5}
+LOAD_TIMEOUT=${LOAD_TIMEOUT:-600}
+FILL_TIMEOUT=${FILL_TIMEOUT:-60}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
+BASE_PORT=${BASE_PORT:-18280}
+DESKHOOK_BIN=${DESKHOOK_BIN:-$ROOT/build/deskhook}
+DRAIN_CONFIG=${DRAIN_CONFIG:-$DRAIN_DIR/deskhook-drain.yaml}
+ENDPOINT=sink
+export DESKHOOK_ADMIN_TOKEN=${DESKHOOK_ADMIN_TOKEN:-bench-admin-token}
+export BENCH_SECRET=${BENCH_SECRET:-bench-secret-0123456789}
+export BENCH_COUNT_STATUS=${BENCH_COUNT_STATUS:-1}
+export DRAIN_SECRET=${DRAIN_SECRET:-whsec_ZHJhaW4tYmVuY2gtc2VjcmV0LTAxMjM0NTY3ODk=}
+export DRAIN_MAX_IN_FLIGHT=$MAX_IN_FLIGHT
+export DRAIN_GLOBAL_MAX_IN_FLIGHT=$GLOBAL_MAX_IN_FLIGHT
+export DESKHOOK_ALLOW_PRIVATE=127.0.0.0/8
+
+MODES=${*:-drain mixed}
+
+log() { printf '[drain] %s\n' "$*" >&2; }
+die() { printf '[drain] error: %s\n' "$*" >&2; exit 1; }
+
+for m in $MODES; do
+  case "$m" in drain|mixed|load) ;; *) die "unknown mode '$m' (drain, mixed, load)" ;; esac
+done
+case "$N" in ''|*[!0-9]*) die "N must be a number" ;; esac
+case "$BATCH" in ''|*[!0-9]*) die "BATCH must be a number" ;; esac
+[ "$N" -gt 0 ] || die "N must be positive"
+[ "$BATCH" -ge 1 ] && [ "$BATCH" -le 1000 ] || die "BATCH must be 1 to 1000"
+
+# ---------------------------------------------------------------- dependencies
+NGINX_BIN=$(PATH="$PATH:/usr/sbin:/sbin" command -v nginx || true)
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+command -v taskset >/dev/null || missing+=(util-linux)
+command -v python3 >/dev/null || missing+=(python3)
+case " $MODES " in *" drain "*|*" mixed "*) [ -n "$NGINX_BIN" ] || missing+=(nginx) ;; esac
+[ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]} (Debian: apt-get install ${missing[*]}; bash bench/run.sh installs them too)"
+[ -x "$DESKHOOK_BIN" ] || die "$DESKHOOK_BIN does not exist: build it first (make)"
+if [ "$(nproc)" -le "$SERVER_CPU" ] || [ "$(nproc)" -le "$CLIENT_CPU" ]; then
+  die "need cpus $CLIENT_CPU and $SERVER_CPU, this machine has $(nproc)"
+fi
+
+# ---------------------------------------------------------------- temp + cleanup
+TS=$(date +%Y%m%d-%H%M%S)
+RESULTS="$BENCH_DIR/results/drain-$TS"
+TMP=""
+PIDS=()
+
+stop_pid() {
+  local p=$1 i
+  kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
+  kill -TERM "$p" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  log "pid $p did not stop within 10 s: SIGKILL"
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+
+forget_pid() {
+  local p=$1 keep=() q
+  for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+  PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+cleanup() {
+  local rc=$? p
+  trap - EXIT INT TERM
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$p"; done
+  if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+    if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$RESULTS"
+TMP=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/deskhook-drain.XXXXXX")
+chmod 755 "$TMP"   # nginx workers drop privileges when started as root
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+NEXT_PORT=$BASE_PORT
+free_port() {  # prints a port nobody listens on, from NEXT_PORT up
+  while port_busy "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+  echo "$NEXT_PORT"; NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+wait_http() {  # url pid timeout_s
+  local url=$1 pid=$2 t=$3 i
+  for i in $(seq 1 $((t * 10))); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    curl -fsS -o /dev/null --noproxy '*' --max-time 1 "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+now_ns() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }'; }
+
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+proc_tree() { local c; echo "$1"; for c in $(pgrep -P "$1" 2>/dev/null); do proc_tree "$c"; done; }
+tree_ticks() {
+  local p t total=0
+  for p in $(proc_tree "$1"); do
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+cpu_pct() {  # ticks_before ticks_after ns_before ns_after
+  awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$CLK_TCK" \
+    'BEGIN { e = (t1 - t0) / 1e9; if (e <= 0) print "-"; else printf "%.0f", 100 * (b - a) / hz / e }'
+}
+
+# ---------------------------------------------------------------- servers
+NGINX_PID=""; RECV_PORT=""; RECV_LOG=""
+start_nginx() {  # tag
+  local tag=$1 dir="$TMP/nginx-$1"
+  mkdir -p "$dir/logs"
+  RECV_PORT=$(free_port)
+  sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$RECV_PORT|g" "$DRAIN_DIR/nginx.conf.in" > "$dir/nginx.conf"
+  cp "$dir/nginx.conf" "$RESULTS/nginx.$tag.conf"
+  "$NGINX_BIN" -t -q -c "$dir/nginx.conf" -p "$dir/" -e "$dir/logs/error.log" >>"$RESULTS/nginx.$tag.log" 2>&1 \
+    || die "nginx -t failed, see $RESULTS/nginx.$tag.log"
+  taskset -c "$CLIENT_CPU" "$NGINX_BIN" -c "$dir/nginx.conf" -p "$dir/" -e "$dir/logs/error.log" \
+    >>"$RESULTS/nginx.$tag.log" 2>&1 &
+  NGINX_PID=$!; PIDS+=("$NGINX_PID")
+  RECV_LOG="$dir/logs/hook.log"
+  wait_http "http://127.0.0.1:$RECV_PORT/health" "$NGINX_PID" 15 || die "nginx did not start (see $RESULTS/nginx.$tag.log)"
+  log "receiver: nginx on 127.0.0.1:$RECV_PORT (pid $NGINX_PID, cpu $CLIENT_CPU)"
+}
+
+# nginx writes its buffered access log when it stops.
+stop_nginx() {
+  [ -n "$NGINX_PID" ] || return 0
+  stop_pid "$NGINX_PID"; forget_pid "$NGINX_PID"; NGINX_PID=""
+}
+
+DH_PID=""; DH_PORT=""; ADMIN=""
+start_deskhook() {  # tag
+  local tag=$1 dir="$TMP/deskhook-$1" admin_port
+  mkdir -p "$dir"
+  DH_PORT=$(free_port); admin_port=$(free_port)
+  export DRAIN_RECEIVER_PORT=${RECV_PORT:-9}
+  if ! "$DESKHOOK_BIN" check -c "$DRAIN_CONFIG" >>"$RESULTS/deskhook.$tag.log" 2>&1; then
+    tail -n 20 "$RESULTS/deskhook.$tag.log" >&2
+    die "deskhook check rejects $DRAIN_CONFIG"
+  fi
+  (cd "$dir" && exec taskset -c "$SERVER_CPU" "$DESKHOOK_BIN" serve -c "$DRAIN_CONFIG" \
+      --listen "127.0.0.1:$DH_PORT" --admin-listen "127.0.0.1:$admin_port" \
+      --store "sqlite:$dir/drain.db") >>"$RESULTS/deskhook.$tag.log" 2>&1 &
+  DH_PID=$!; PIDS+=("$DH_PID")
+  ADMIN="http://127.0.0.1:$admin_port"
+  wait_http "http://127.0.0.1:$DH_PORT/health" "$DH_PID" 30 || {
+    tail -n 20 "$RESULTS/deskhook.$tag.log" >&2; die "deskhook did not start"; }
+  log "deskhook on 127.0.0.1:$DH_PORT, admin $ADMIN (pid $DH_PID, cpu $SERVER_CPU)"
+}
+
+stop_deskhook() {
+  [ -n "$DH_PID" ] || return 0
+  stop_pid "$DH_PID"; forget_pid "$DH_PID"; DH_PID=""
+}
+
+# ---------------------------------------------------------------- admin API
+api() {  # method path -> body on stdout; fails on a non-2xx answer
+  curl -fsS --noproxy '*' --max-time 10 -X "$1" -H "Authorization: Bearer $DESKHOOK_ADMIN_TOKEN" \
+    "$ADMIN$2"
+}
+
+# "pending in_flight retry_wait delivered dead" from GET /api/stats.
+STATS_PY='
+import json, sys
+d = json.load(sys.stdin).get("deliveries")
+if not isinstance(d, dict):
+    sys.exit("GET /api/stats has no \"deliveries\" object")
+print(*(int(d.get(k) or 0) for k in ("pending", "in_flight", "retry_wait", "delivered", "dead")))
+'
+delivery_stats() { api GET /api/stats | python3 -c "$STATS_PY"; }
+
+# Events stored so far, summed over the sources' counters in /api/stats.
+ACCEPTED_PY='
+import json, sys
+s = json.load(sys.stdin).get("sources") or {}
+items = s.values() if isinstance(s, dict) else s
+n = 0
+for v in items:
+    if isinstance(v, dict):
+        n += int(v.get("accepted") or 0)
+print(n)
+'
+
+endpoint_action() {  # pause|resume
+  api POST "/api/endpoints/$ENDPOINT/$1" >"$TMP/$1.json" \
+    || die "POST /api/endpoints/$ENDPOINT/$1 failed: $(cat "$TMP/$1.json" 2>/dev/null)"
+}
+
+# ---------------------------------------------------------------- loading
+load_events() {  # tag -> sets LOAD_SECONDS
+  local tag=$1 out="$RESULTS/load.$tag.txt" wp rc=0 t0 t1 created answered batches bad
+  local nbatches=$(( (N + BATCH - 1) / BATCH ))
+  log "loading $N events: $nbatches batch requests of up to $BATCH, $LOAD_CONNECTIONS connections"
+  t0=$(now_ns)
+  env DRAIN_N="$N" DRAIN_BATCH="$BATCH" DRAIN_THREADS="$THREADS" DRAIN_RUN="$TS-$tag" \
+    taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$LOAD_CONNECTIONS" -d"${LOAD_TIMEOUT}s" \
+      --timeout 30s -s "$DRAIN_DIR/load_batch.lua" "http://127.0.0.1:$DH_PORT/webhooks/drain/batch" \
+      >"$out" 2>&1 &
+  wp=$!; PIDS+=("$wp")
+  wait "$wp" || rc=$?
+  forget_pid "$wp"
+  t1=$(now_ns)
+  LOAD_SECONDS=$(secs "$t0" "$t1")
+  [ $rc -eq 0 ] && grep -q '^DRAIN_LOAD' "$out" || { cat "$out" >&2; die "wrk (loading) failed"; }
+  lfield() { sed -n 's/^DRAIN_LOAD //p' "$out" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+  created=$(lfield created); answered=$(lfield answered); batches=$(lfield batches); bad=$(lfield bad_status)
+  log "loaded: $created events created in $LOAD_SECONDS s ($(rate "$created" "$LOAD_SECONDS") events/s); $answered of $batches batches answered, failed elements $(lfield failed), duplicates $(lfield duplicates), refused batches $bad"
+  [ "$answered" = "$batches" ] || die "only $answered of $batches batch requests were answered before the ${LOAD_TIMEOUT}s limit (see $out)"
+  [ "$created" = "$N" ] || die "$created events were created, not $N (see $out)"
+}
+
+# ---------------------------------------------------------------- modes
+declare -A SUMMARY=()
+
+mode_load() {
+  log "==== load: $N events, no delivery involved"
+  start_deskhook load
+  local before after
+  before=$(api GET /api/stats | python3 -c "$ACCEPTED_PY")
+  load_events load
+  after=$(api GET /api/stats | python3 -c "$ACCEPTED_PY")
+  log "/api/stats: accepted went from $before to $after"
+  [ $((after - before)) -eq "$N" ] || die "/api/stats counts $((after - before)) accepted events, not $N"
+  SUMMARY[load]="load: $N events stored in $LOAD_SECONDS s ($(rate "$N" "$LOAD_SECONDS") events/s, batches of $BATCH, $LOAD_CONNECTIONS connections)"
+  stop_deskhook
+}
+
+mode_drain() {
+  log "==== drain: $N events, endpoint max_in_flight $MAX_IN_FLIGHT"
+  start_nginx drain
+  start_deskhook drain
+  endpoint_action pause
+  log "endpoint $ENDPOINT paused"
+  load_events drain
+
+  # Every event has its delivery, written with it; wait until all show.
+  local st p f r d x t0 t1 deadline s0 s1 c0 c1 tsv="$RESULTS/stats.drain.tsv"
+  deadline=$((SECONDS + FILL_TIMEOUT))
+  while :; do
+    st=$(delivery_stats) || die "cannot read /api/stats"
+    read -r p f r d x <<<"$st"
+    [ "$p" -eq "$N" ] && break
+    [ "$p" -gt "$N" ] && die "/api/stats shows $p pending deliveries, more than $N"
+    [ $SECONDS -lt $deadline ] || die "after ${FILL_TIMEOUT}s /api/stats shows $p pending deliveries, not $N ($st)"
+    sleep "$POLL_INTERVAL"
+  done
+  log "$N deliveries pending; resuming $ENDPOINT"
+
+  printf 't_s\tpending\tin_flight\tretry_wait\tdelivered\tdead\n' >"$tsv"
+  c0=$(tree_ticks "$DH_PID"); t0=$(now_ns)
+  endpoint_action resume
+  deadline=$((SECONDS + DRAIN_TIMEOUT))
+  while :; do
+    sleep "$POLL_INTERVAL"
+    st=$(delivery_stats) || die "cannot read /api/stats"
+    read -r p f r d x <<<"$st"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(secs "$t0" "$(now_ns)")" "$p" "$f" "$r" "$d" "$x" >>"$tsv"
+    [ $((p + f + r)) -eq 0 ] && break
+    kill -0 "$DH_PID" 2>/dev/null || die "deskhook died during the drain"
+    [ $SECONDS -lt $deadline ] || die "not drained after ${DRAIN_TIMEOUT}s: $st (pending in_flight retry_wait delivered dead)"
+  done
+  t1=$(now_ns); c1=$(tree_ticks "$DH_PID")
+  local drain_s cpu
+  drain_s=$(secs "$t0" "$t1"); cpu=$(cpu_pct "$c0" "$c1" "$t0" "$t1")
+  log "drained in $drain_s s (polled every $POLL_INTERVAL s): delivered $d, dead $x; deskhook cpu $cpu%"
+
+  stop_deskhook
+  stop_nginx
+  local lines ids ok span
+  lines=$(wc -l <"$RECV_LOG")
+  ids=$(awk '{ print $4 }' "$RECV_LOG" | sort -u | wc -l)
+  ok=$(awk '$2 == 200' "$RECV_LOG" | wc -l)
+  span=$(awk 'NR == 1 { a = $1 } { b = $1 } END { if (NR) printf "%.2f", b - a; else print "0" }' "$RECV_LOG")
+  log "receiver: $lines requests, $ids distinct webhook-ids, first to last request $span s"
+
+  local problems=""
+  [ "$lines" -eq "$N" ] || problems+=" receiver got $lines requests, not $N;"
+  [ "$ids" -eq "$N" ] || problems+=" $ids distinct webhook-ids, not $N;"
+  [ "$ok" -eq "$lines" ] || problems+=" $((lines - ok)) requests were not answered 200;"
+  [ "$x" -eq 0 ] || problems+=" $x deliveries dead;"
+  SUMMARY[drain]=$(printf '%s\n  %s\n  %s' \
+    "drain: $N deliveries in $drain_s s = $(rate "$N" "$drain_s") deliveries/s (endpoint max_in_flight $MAX_IN_FLIGHT, deskhook cpu $cpu% of core $SERVER_CPU)" \
+    "receiver: $lines requests, $ids distinct webhook-ids, first to last $span s ($(rate "$lines" "$span")/s); /api/stats: delivered $d, dead $x" \
+    "loading: $N events in $LOAD_SECONDS s ($(rate "$N" "$LOAD_SECONDS") events/s, batches of $BATCH)${problems:+
+  PROBLEMS:$problems}")
+  [ -z "$problems" ] || { log "drain problems:$problems"; return 1; }
+}
+
+mode_mixed() {
+  log "==== mixed: ingest for $MIXED_DURATION with the endpoint active"
+  start_nginx mixed
+  start_deskhook mixed
+  local out="$RESULTS/mixed.wrk.txt" tsv="$RESULTS/stats.mixed.tsv" sampler wp rc=0
+  local st p f r d x p0 f0 r0 d0 x0 t0 t1 c0 c1
+  st=$(delivery_stats) || die "cannot read /api/stats (does this deskhook deliver?)"
+  read -r p0 f0 r0 d0 x0 <<<"$st"
+
+  # /api/stats once a second in the background, for the record.
+  printf 't_s\tpending\tin_flight\tretry_wait\tdelivered\tdead\n' >"$tsv"
+  t0=$(now_ns)
+  ( while :; do
+      s=$(delivery_stats 2>/dev/null) || s="- - - - -"
+      printf '%s\t%s\n' "$(secs "$t0" "$(now_ns)")" "$(tr ' ' '\t' <<<"$s")" >>"$tsv"
+      sleep 1
+    done ) &
+  sampler=$!; PIDS+=("$sampler")
+
+  c0=$(tree_ticks "$DH_PID")
+  env BENCH_ID_BASE=30000000000 taskset -c "$CLIENT_CPU" \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$MIXED_DURATION" --latency -s "$BENCH_DIR/signed_freshdesk.lua" \
+      "http://127.0.0.1:$DH_PORT/webhooks/freshdesk" >"$out" 2>&1 &
+  wp=$!; PIDS+=("$wp")
+  wait "$wp" || rc=$?
+  forget_pid "$wp"
+  t1=$(now_ns); c1=$(tree_ticks "$DH_PID")
+  st=$(delivery_stats) || die "cannot read /api/stats"
+  read -r p f r d x <<<"$st"
+  [ $rc -eq 0 ] && grep -q '^BENCH_RESULT' "$out" || { cat "$out" >&2; die "wrk (mixed) failed"; }
+
+  field() { sed -n 's/^BENCH_RESULT //p' "$out" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }
+  local el rps reqs s2 non2xx delivered dps backlog cpu
+  el=$(secs "$t0" "$t1")
+  rps=$(field rps); reqs=$(field requests); s2=$(field s2xx)
+  if [ -n "$s2" ]; then non2xx=$((reqs - s2)); else non2xx=$(field non2xx); fi
+  delivered=$((d - d0))
+  dps=$(rate "$delivered" "$el")
+  backlog=$((p + f + r))
+  cpu=$(cpu_pct "$c0" "$c1" "$t0" "$t1")
+  log "mixed: ingest $rps req/s (non-2xx $non2xx), $delivered delivered in $el s = $dps deliveries/s; backlog at the end: pending $p, in flight $f, retry_wait $r; dead $((x - x0)); deskhook cpu $cpu%"
+
+  # How long the backlog then takes, with no more ingest.
+  local t2 deadline drained="not measured"
+  deadline=$((SECONDS + DRAIN_TIMEOUT))
+  while [ $((p + f + r)) -gt 0 ]; do
+    sleep "$POLL_INTERVAL"
+    st=$(delivery_stats) || break
+    read -r p f r d x <<<"$st"
+    if [ $SECONDS -ge $deadline ]; then drained="still $((p + f + r)) after ${DRAIN_TIMEOUT}s"; break; fi
+  done
+  if [ $((p + f + r)) -eq 0 ]; then t2=$(now_ns); drained="$(secs "$t1" "$t2") s"; fi
+  stop_pid "$sampler"; forget_pid "$sampler"
+  stop_deskhook
+  stop_nginx
+  local lines
+  lines=$(wc -l <"$RECV_LOG")
+  log "backlog drained after the load in $drained; receiver got $lines requests; stored events: $((s2 > 0 ? s2 : reqs))"
+
+  SUMMARY[mixed]=$(printf '%s\n  %s\n  %s' \
+    "mixed: $MIXED_DURATION of signed ingest at $CONNECTIONS connections: $rps req/s ingest (non-2xx $non2xx), p50 $(field p50_us) us, p99 $(field p99_us) us" \
+    "deliveries during the load: $delivered in $el s = $dps deliveries/s; backlog at the end: $backlog (pending $p, in flight $f, retry_wait $r)" \
+    "backlog drained after the load in $drained; receiver got $lines requests; deskhook cpu $cpu% of core $SERVER_CPU during the load")
+}
+
+# ---------------------------------------------------------------- main
+{
+  echo "date: $(date -Is)"
+  echo "modes: $MODES"
+  echo "N: $N  batch: $BATCH  endpoint max_in_flight: $MAX_IN_FLIGHT  delivery.max_in_flight: $GLOBAL_MAX_IN_FLIGHT"
+  echo "load connections: $LOAD_CONNECTIONS  mixed: $MIXED_DURATION at $CONNECTIONS connections  wrk threads: $THREADS"
+  echo "server cpu: $SERVER_CPU  client + receiver cpu: $CLIENT_CPU"
+  echo "kernel: $(uname -srm)"
+  echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo) x $(nproc)"
+  echo "tmp dir filesystem: $(df -PT "$TMP" 2>/dev/null | awk 'NR == 2 { print $2 }') ($TMP)"
+  echo "wrk: $(wrk -v 2>&1 | head -1)"
+  [ -z "$NGINX_BIN" ] || echo "nginx: $("$NGINX_BIN" -v 2>&1)"
+  echo "deskhook: $("$DESKHOOK_BIN" version 2>&1 | head -1)"
+  echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit') $(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo '(dirty tree)')"
+  echo "config: $DRAIN_CONFIG"
+} >"$RESULTS/env.txt"
+log "results in $RESULTS"
+
+failed=0
+for m in $MODES; do
+  "mode_$m" || failed=1
+done
+
+{
+  for m in $MODES; do
+    [ -n "${SUMMARY[$m]:-}" ] && printf '%s\n' "${SUMMARY[$m]}" || printf '%s: no result\n' "$m"
+  done
+} | tee "$RESULTS/summary.txt"
+exit $failed

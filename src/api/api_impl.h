@@ -1,0 +1,30 @@
+/*
+ * api_impl.h: what the admin API's files share (admin.c: routing, events,
+ * stats; api_delivery.c: endpoints, deliveries, replay).
+ */
+#ifndef DH_API_IMPL_H
+#define DH_API_IMPL_H
+
+#include <microhttpd.h>
+
+#include "api/admin.h"
+
+struct dh_api {
+    struct dh_store *st;
+    struct dh_ingest *in;
+    struct dh_committer *committer;
+    struct dh_registry *reg;
+    struct dh_engine *engine;
+    unsigned char token_digest[32];
+};
+
+/* A query argument, or NULL when absent or empty. */
+const char *dh_api_arg(struct MHD_Connection *conn, const char *name);
+
+/* Answers the endpoint, delivery and replay routes. Returns 1 with *ret
+ * when url is one of them, 0 otherwise. */
+int dh_api_delivery_route(struct dh_api *api, struct MHD_Connection *conn, const char *url,
+                          const char *method, const char *body, size_t len,
+                          enum MHD_Result *ret);
+
+#endif
