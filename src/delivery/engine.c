@@ -819,8 +819,12 @@ static void *dh__engine_main(void *arg)
         dh__maybe_claim(eng, set, dh_clock_wall_ms());
         dh_epset_release(set);
 
-        int64_t wait = eng->next_claim_ms - now;
-        if (atomic_load(&eng->kicked) || (eng->claim != NULL && atomic_load(&eng->claim_done)) ||
+        /* With a claim in the queue, its done callback wakes the loop; a
+         * kick meanwhile is kept for when it is back. curl_multi_poll also
+         * honours libcurl's own timers. */
+        int64_t wait = eng->claim != NULL ? DH__IDLE_POLL_MS : eng->next_claim_ms - now;
+        if ((eng->claim == NULL && atomic_load(&eng->kicked)) ||
+            (eng->claim != NULL && atomic_load(&eng->claim_done)) ||
             (eng->results != NULL && atomic_load(&eng->results_done)))
             wait = 0;
         if (wait < 0)

@@ -199,7 +199,8 @@ export async function startReceiver(opts = {}) {
         if (res.destroyed || res.writableEnded) return;
         if (step.destroy) { req.socket.destroy(); return; }
         const status = step.status ?? 200;
-        let out = step.body ?? (status >= 300 && status < 400 ? '' : DEFAULT_BODY);
+        let out = step.body ?? (status >= 300 && status < 400 ? ''
+          : status >= 400 ? `{"error":"status ${status}"}` : DEFAULT_BODY);
         if (!Buffer.isBuffer(out)) out = Buffer.from(String(out));
         const headers = { ...(step.headers || {}) };
         if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type') && out.length) {
