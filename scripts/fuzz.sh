@@ -31,7 +31,7 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
         -fno-strict-aliasing -D_GNU_SOURCE -std=gnu11 -DDH_VERSION="\"${version:-0}\""
         -Isrc -I"$out/gen")
 # $FUZZ_LDLIBS: more libraries, should src/ come to need them.
-LIBS=(-ljansson -lcrypto -lsqlite3 -lyaml -lmicrohttpd -lm -lpthread ${FUZZ_LDLIBS:-})
+LIBS=(-ljansson -lcrypto -lsqlite3 -lyaml -lmicrohttpd -lcurl -lm -lpthread ${FUZZ_LDLIBS:-})
 
 mkdir -p "$out/gen" "$out/obj" "$out/bin" "$out/corpus" "$out/artifacts" "$out/logs" "$out/tmp"
 

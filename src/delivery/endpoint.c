@@ -13,7 +13,6 @@
 #include "delivery/endpoint.h"
 
 #include <ctype.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -684,12 +683,14 @@ static void dh__renames(struct dh__errs *pe, struct dh_endpoint *e, const json_t
             dh__problem(pe, "event_names", "\"%s\" is not an event type", dh__quote(q, k));
             continue;
         }
-        if (to == NULL || strlen(to) != json_string_length(mv) ||
-            !dh_normalize_event_type_valid(to)) {
+        if (to == NULL || strlen(to) != json_string_length(mv)) {
+            dh__problem(pe, "event_names", "the name for %s must be a string", dh__quote(q, k));
+            continue;
+        }
+        if (!dh_normalize_event_type_valid(to)) {
             dh__problem(pe, "event_names",
-                        "the name for %s must be 1 to %d of A-Z a-z 0-9 . _ : - (got %s)",
-                        dh__quote(q, k), DH_EVENT_TYPE_MAX,
-                        to ? dh__quote(q2, to) : "no string");
+                        "the name for %s, \"%s\", must be 1 to %d of A-Z a-z 0-9 . _ : -",
+                        dh__quote(q, k), dh__quote(q2, to), DH_EVENT_TYPE_MAX);
             continue;
         }
         e->rename_from[e->nrenames] = dh_strdup(k);
