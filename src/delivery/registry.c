@@ -310,6 +310,55 @@ static struct dh_ep_entry *dh__replace(struct dh_registry *reg, const char *id,
     return made;
 }
 
+/* What the API shows beside a definition; a definition sent back as it
+ * was read is accepted, so these are dropped rather than refused. */
+static json_t *dh__writable(const json_t *in)
+{
+    json_t *c = json_deep_copy(in);
+    json_object_del(c, "id");
+    json_object_del(c, "origin");
+    json_object_del(c, "status");
+    return c;
+}
+
+#define DH__MASK "********"
+
+static int dh__is_mask(const json_t *v)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), DH__MASK) == 0;
+}
+
+/* A PATCH that carries a masked value back (as read from GET) keeps the
+ * stored secret instead of storing the mask. */
+static void dh__unmask(json_t *patch, const json_t *old)
+{
+    json_t *ps = json_object_get(patch, "secrets");
+    const json_t *os = json_object_get(old, "secrets");
+    json_t *pa = json_object_get(patch, "auth");
+    const json_t *oa = json_object_get(old, "auth");
+    size_t i;
+    json_t *v;
+
+    if (json_is_array(ps))
+        json_array_foreach(ps, i, v)
+            if (dh__is_mask(v) && json_array_get(os, i) != NULL)
+                json_array_set(ps, i, json_array_get(os, i));
+    if (!json_is_object(pa) || !json_is_object(oa))
+        return;
+    if (dh__is_mask(json_object_get(pa, "bearer")))
+        json_object_set(pa, "bearer", json_object_get(oa, "bearer"));
+    json_t *pb = json_object_get(pa, "basic");
+    if (json_is_object(pb) && dh__is_mask(json_object_get(pb, "password")))
+        json_object_set(pb, "password",
+                        json_object_get(json_object_get(oa, "basic"), "password"));
+    json_t *ph = json_object_get(pa, "headers");
+    const json_t *oh = json_object_get(oa, "headers");
+    const char *k;
+    json_object_foreach(ph, k, v)
+        if (dh__is_mask(v) && json_object_get(oh, k) != NULL)
+            json_object_set(ph, k, json_object_get(oh, k));
+}
+
 int dh_registry_create(struct dh_registry *reg, const json_t *spec, struct dh_ep_entry **out,
                        char *err, size_t errlen)
 {
@@ -325,7 +374,7 @@ int dh_registry_create(struct dh_registry *reg, const json_t *spec, struct dh_ep
         return DH_E_BAD_REQUEST;
     }
     dh_id_new("ep", id);
-    full = json_deep_copy(spec);
+    full = dh__writable(spec);
     if (!json_is_string(json_object_get(full, "name"))) {
         /* A generated, unique name: ep_… ids are unique already. */
         char name[DH_ID_MAX];
@@ -394,7 +443,12 @@ int dh_registry_update(struct dh_registry *reg, const char *key, const json_t *p
         rc = DH_E_READ_ONLY;
         goto out;
     }
-    merged = dh_endpoint_merge(e->ep->spec, patch);
+    {
+        json_t *p = dh__writable(patch);
+        dh__unmask(p, e->ep->spec);
+        merged = dh_endpoint_merge(e->ep->spec, p);
+        json_decref(p);
+    }
     rc = dh_endpoint_parse(merged, e->ep->id, 0, &ep, err, errlen);
     if (rc < 0)
         goto out;

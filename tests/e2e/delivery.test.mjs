@@ -727,6 +727,16 @@ describe('outbound delivery', () => {
     assert.equal(r2.headers.authorization, undefined, 'no auth any more');
     assert.equal(rx.forEvent(e2, '/api-one').length, 0);
 
+    // What GET shows can be sent back: the id, origin and status it adds are
+    // ignored, and masked secrets keep their stored values.
+    const shown = await getEndpoint(g, 'api-one');
+    const back = await api(g, 'PATCH', '/api/endpoints/api-one', { ...shown, timeout: '4s' });
+    assert.equal(back.status, 200, back.text);
+    assert.deepEqual(back.json.secrets, [MASK]);
+    const e2b = await postEvent(g, 's-api');
+    const [r2b] = await arrivals(rx, '/api-one-b', e2b);
+    assert.equal(r2b.verified, true, 'still signed with the stored secret, not with the mask');
+
     // Config endpoints are read-only.
     for (const [method, body] of [['PATCH', { url: rx.url('/elsewhere') }], ['DELETE', undefined]]) {
       const ro = await api(g, method, '/api/endpoints/sw', body);
