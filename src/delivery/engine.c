@@ -573,8 +573,10 @@ static int dh__claim_call(struct dh_store *st, struct dh_commit_item *item)
 static void dh__claim_done(struct dh_commit_item *item)
 {
     struct dh__claim_job *j = item->call_arg;
-    atomic_store(&j->eng->claim_done, 1);
-    curl_multi_wakeup(j->eng->multi);
+    struct dh_engine *eng = j->eng;
+    /* The engine may free j as soon as the flag is set. */
+    atomic_store(&eng->claim_done, 1);
+    curl_multi_wakeup(eng->multi);
 }
 
 static void dh__claim_free(struct dh__claim_job *j)
@@ -607,8 +609,10 @@ static int dh__results_call(struct dh_store *st, struct dh_commit_item *item)
 static void dh__results_done(struct dh_commit_item *item)
 {
     struct dh__results_job *j = item->call_arg;
-    atomic_store(&j->eng->results_done, 1);
-    curl_multi_wakeup(j->eng->multi);
+    struct dh_engine *eng = j->eng;
+    /* The engine may free j as soon as the flag is set. */
+    atomic_store(&eng->results_done, 1);
+    curl_multi_wakeup(eng->multi);
 }
 
 static void dh__results_free(struct dh__results_job *j)
