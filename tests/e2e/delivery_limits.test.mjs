@@ -1,0 +1,146 @@
+// Outbound delivery limits and less common paths, against the local
+// receiver (lib/receiver.mjs stands in for a customer's webhook receiver):
+// max_in_flight and rate per endpoint, redirects followed only when allowed
+// and then re-checked by the SSRF guard, a refused connection, too_large,
+// the template format, and a pause that survives a restart.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { start, cleanup } from './lib/gateway.mjs';
+import { startReceiver, ok, delayed, redirect } from './lib/receiver.mjs';
+import {
+  apiOk, postEvent, deliveryOf, waitState, waitDelivery, getEndpoint, attemptsOf, deliveryConfig,
+} from './lib/delivery.mjs';
+
+const LOOP = ['127.0.0.0/8'];
+const FAST = { schedule: ['0s', '100ms', '100ms'], max_attempts: 3 };
+
+function ep(rx, name, extra = {}) {
+  return {
+    name,
+    url: rx.url(`/${name}`),
+    sources: [`s-${name}`],
+    signing: 'none',
+    timeout: '5s',
+    retry: FAST,
+    allow_private: LOOP,
+    ...extra,
+  };
+}
+
+const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep'];
+
+describe('delivery limits', () => {
+  let rx;
+  let g;
+  let cfg;
+
+  before(async () => {
+    rx = await startReceiver();
+    cfg = deliveryConfig({
+      sources: NAMES.map((n) => `s-${n}`),
+      endpoints: [
+        ep(rx, 'conc', { max_in_flight: 3 }),
+        ep(rx, 'rate', { rate: 5 }),
+        ep(rx, 'follow', { follow_redirects: true }),
+        ep(rx, 'follow-private', { follow_redirects: true }),
+        // A port nothing listens on: the connection is refused.
+        ep(rx, 'refused', { url: 'http://127.0.0.1:1/x', retry: { schedule: ['0s', '10s'], max_attempts: 2 } }),
+        ep(rx, 'big', { max_payload: '100B' }),
+        ep(rx, 'tmpl', {
+          format: 'template',
+          template: { text: 'New {{event}} from {{source}}', ticket: '{{data.ticket.id}}', id: '{{webhook_id}}' },
+        }),
+        ep(rx, 'keep'),
+      ],
+    });
+    g = await start(cfg, { env: { DESKHOOK_ALLOW_PRIVATE: undefined } });
+  });
+  after(async () => {
+    await cleanup(g);
+    await rx.close();
+  });
+
+  it('max_in_flight: never more requests at once than allowed', async () => {
+    rx.behave('/conc', delayed(150));
+    const ids = [];
+    for (let i = 0; i < 12; i++) ids.push(await postEvent(g, 's-conc'));
+    await rx.waitFor(() => rx.requests('/conc').filter((r) => r.answered).length >= 12, 15000, '12 answered');
+    const reqs = rx.requests('/conc');
+    let most = 0;
+    for (const r of reqs) {
+      const open = reqs.filter((o) => o.time <= r.time && (!o.answered || o.answered.time > r.time)).length;
+      most = Math.max(most, open);
+    }
+    assert.ok(most <= 3, `at most 3 at once (saw ${most})`);
+    assert.equal(most, 3, 'the limit is used');
+    for (const id of ids) await waitState(g, (await deliveryOf(g, id, 'conc')).id, 'delivered');
+  });
+
+  it('rate: 5 per second spreads 10 deliveries over at least a second', async () => {
+    rx.behave('/rate', ok());
+    for (let i = 0; i < 10; i++) await postEvent(g, 's-rate');
+    await rx.waitFor(() => rx.count('/rate') >= 10, 10000, '10 requests');
+    const t = rx.requests('/rate').map((r) => r.time).sort((a, b) => a - b);
+    assert.ok(t[9] - t[0] >= 800, `10 requests at 5/s take about a second (took ${t[9] - t[0]} ms)`);
+  });
+
+  it('follow_redirects: the POST follows, and each hop passes the SSRF guard', async () => {
+    rx.behave('/follow', redirect(rx.url('/follow-2'), 307));
+    rx.behave('/follow-2', ok());
+    const e1 = await postEvent(g, 's-follow');
+    const d1 = await deliveryOf(g, e1, 'follow');
+    const done = await waitState(g, d1.id, 'delivered');
+    assert.equal(done.last_status, 200);
+    const [hop] = rx.requests('/follow-2');
+    assert.equal(hop.method, 'POST');
+    assert.equal(hop.json?.data?.id, e1, 'the body follows the redirect');
+
+    // A redirect to a private address the endpoint may not reach.
+    rx.behave('/follow-private', redirect('http://10.255.255.1:9/inside', 302));
+    const e2 = await postEvent(g, 's-follow-private');
+    const d2 = await deliveryOf(g, e2, 'follow-private');
+    const dead = await waitState(g, d2.id, 'dead');
+    assert.equal(dead.last_outcome, 'ssrf_refused', JSON.stringify(dead));
+    assert.equal(attemptsOf(dead).length, 1, 'refused at once, not retried');
+  });
+
+  it('a refused connection is connect_failed and waits for a retry', async () => {
+    const e = await postEvent(g, 's-refused');
+    const d = await deliveryOf(g, e, 'refused');
+    const w = await waitDelivery(g, d.id, (x) => x.state === 'retry_wait', 5000, 'retry_wait');
+    assert.equal(w.last_outcome, 'connect_failed');
+    assert.equal(w.last_status, null);
+    assert.match(attemptsOf(w)[0].error || '', /\S/, 'the attempt says why');
+  });
+
+  it('a body over max_payload is too_large, dead, never sent', async () => {
+    const e = await postEvent(g, 's-big');
+    const d = await deliveryOf(g, e, 'big');
+    const dead = await waitState(g, d.id, 'dead');
+    assert.equal(dead.last_outcome, 'too_large');
+    assert.equal(rx.count('/big'), 0);
+  });
+
+  it('format template renders over the event', async () => {
+    const e = await postEvent(g, 's-tmpl', 'ticket.created', { ticket_id: 'T-42' });
+    const d = await deliveryOf(g, e, 'tmpl');
+    await waitState(g, d.id, 'delivered');
+    const [r] = rx.requests('/tmpl');
+    assert.deepEqual(r.json, { text: 'New ticket.created from s-tmpl', ticket: 'T-42', id: d.id });
+  });
+
+  it('a pause survives a restart', async () => {
+    await apiOk(g, 'POST', '/api/endpoints/keep/pause', {});
+    const e = await postEvent(g, 's-keep');
+    await g.stop();
+    g = await start(cfg, { dir: g.dir, env: { DESKHOOK_ALLOW_PRIVATE: undefined } });
+    const st = await getEndpoint(g, 'keep');
+    assert.equal(st.status.paused, true, 'still paused');
+    assert.match(st.status.paused_reason || '', /API/);
+    const d = await deliveryOf(g, e, 'keep');
+    assert.equal(d.state, 'pending');
+    await apiOk(g, 'POST', '/api/endpoints/keep/resume', {});
+    await waitState(g, d.id, 'delivered');
+  });
+});
