@@ -12,12 +12,16 @@
 --   DRAIN_PAD          bytes of padding in each event's description (default 200)
 --   DRAIN_HEALTH_PATH  what a connection asks once its thread's events are
 --                      all sent (default /health)
+--   DRAIN_THREADS      the -t given to wrk (default 1), to split DRAIN_N
+--   DRAIN_DONE_DIR     each thread creates thread-<n>.done here when it stops
 --
 -- wrk sends requests for a duration, not a count. Each thread therefore
 -- sends its share of batches and then only cheap GETs of DRAIN_HEALTH_PATH,
 -- and stops itself (wrk.thread:stop()) once every one of its batches has
--- been answered; -d is only an upper bound. A batch answer is recognised by
--- the "created_count" in its body, so the GETs are not counted.
+-- been answered. wrk itself still waits for -d (an upper bound) unless it
+-- gets SIGINT: drain.sh sends that once every thread has left its
+-- DRAIN_DONE_DIR marker. A batch answer is recognised by the
+-- "created_count" in its body, so the GETs are not counted.
 --
 -- done() prints one line starting with "DRAIN_LOAD": batches sent and
 -- answered, events created, failed and duplicate (summed from the answers),
@@ -28,6 +32,8 @@ local batch   = tonumber(os.getenv("DRAIN_BATCH") or "") or 100
 local run     = os.getenv("DRAIN_RUN") or tostring(os.time())
 local padlen  = tonumber(os.getenv("DRAIN_PAD") or "") or 200
 local health  = os.getenv("DRAIN_HEALTH_PATH") or "/health"
+local done_dir = os.getenv("DRAIN_DONE_DIR")
+local stopped = false
 
 -- Per thread, set from setup(): its first event number and how many.
 thread_id = 0
@@ -69,8 +75,18 @@ local function heads()
     .. "\r\nUser-Agent: deskhook-bench-drain\r\n\r\n"
 end
 
+-- wrk (4.x) calls request() once in the first thread's state before the
+-- run to check the request, and throws the result away. The first call in
+-- every thread therefore returns the cheap GET, so no batch is lost; in the
+-- other threads that GET really goes out, and its answer is ignored.
+local first_call = true
+
 function request()
   if post_head == nil then heads() end
+  if first_call then
+    first_call = false
+    return get_req
+  end
   if sent_events >= quota then return get_req end
   local n = math.min(batch, quota - sent_events)
   local parts = {}
@@ -93,7 +109,12 @@ function response(status, headers, body)
     answered = answered + 1
     bad_status = bad_status + 1
   end
-  if sent_events >= quota and answered >= sent_batches then
+  if sent_events >= quota and answered >= sent_batches and not stopped then
+    stopped = true
+    if done_dir then
+      local f = io.open(string.format("%s/thread-%d.done", done_dir, thread_id), "w")
+      if f then f:close() end
+    end
     wrk.thread:stop()
   end
 end

@@ -116,8 +116,8 @@ static int dh__url_from_listen(const char *file, const char *listen, char **url,
  * trailing slashes go. Returns 0 and *url, or DH_E_BAD_REQUEST. */
 static int dh__url_from_flag(const char *given, char **url, char *err, size_t errlen)
 {
+    size_t skip, n;
     char *u;
-    size_t n;
 
     if (strstr(given, "://") == NULL)
         u = dh_asprintf("http://%s", given);
@@ -127,14 +127,15 @@ static int dh__url_from_flag(const char *given, char **url, char *err, size_t er
         snprintf(err, errlen, "the admin URL \"%s\" must start with http:// or https://", given);
         return DH_E_BAD_REQUEST;
     }
+    skip = strncmp(u, "https://", 8) == 0 ? 8 : 7;
     n = strlen(u);
-    while (n > 0 && u[n - 1] == '/')
+    while (n > skip && u[n - 1] == '/')
         u[--n] = '\0';
     /* A base URL may carry a path prefix (behind a reverse proxy), but no
      * query or fragment, which the request path would be appended to. */
-    if (strchr(u, '?') != NULL || strchr(u, '#') != NULL || strstr(u, "://")[3] == '\0') {
-        snprintf(err, errlen, "the admin URL \"%s\" must be a base URL such as "
-                              "http://127.0.0.1:8081", given);
+    if (n == skip || u[skip] == '/' || strchr(u, '?') != NULL || strchr(u, '#') != NULL) {
+        snprintf(err, errlen,
+                 "the admin URL \"%s\" must be a base URL such as http://127.0.0.1:8081", given);
         free(u);
         return DH_E_BAD_REQUEST;
     }
@@ -194,7 +195,14 @@ int dh_cli_admin_open(const struct dh_cli_admin_opts *o, struct dh_cli_admin **o
         goto out;
     }
     a->token = dh_strdup(token);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (a->curl = curl_easy_init()) == NULL) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "libcurl could not be initialised");
+        rc = DH_E_INTERNAL;
+        goto out;
+    }
+    a->curl = curl_easy_init();
+    if (a->curl == NULL) {
+        curl_global_cleanup();
         snprintf(err, errlen, "libcurl could not be initialised");
         rc = DH_E_INTERNAL;
         goto out;
@@ -203,7 +211,6 @@ int dh_cli_admin_open(const struct dh_cli_admin_opts *o, struct dh_cli_admin **o
     a = NULL;
 out:
     if (a != NULL) {
-        /* curl_global_init was not paired yet when curl is NULL. */
         dh__wipe_free(a->token);
         free(a->url);
         free(a);
