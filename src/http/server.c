@@ -128,9 +128,36 @@ static enum MHD_Result dh__answer_error(struct dh__req *r, int rc, const char *m
 }
 
 /* Commit thread: the item's results are written; wake the connection. */
+/* Counts what a commit did for the source, when it is known: a client
+ * that hung up meanwhile gets no answer, but its events were stored. */
+static void dh__count_commit(struct dh__req *r)
+{
+    struct dh_commit_item *it = &r->item;
+
+    if (it->kind != DH_COMMIT_EVENT)
+        return;
+    if (it->rc < 0) {
+        dh_ingest_count(r->src, it->rc == DH_E_SHUTTING_DOWN ? DH_E_SHUTTING_DOWN
+                                                             : DH_E_STORE_UNAVAILABLE, 0);
+        return;
+    }
+    if (!r->res.array) {
+        dh_ingest_count(r->src, 0, it->evs[0].duplicate);
+        return;
+    }
+    for (size_t i = 0; i < r->res.nelements; i++) {
+        const struct dh_ingest_element *el = &r->res.elements[i];
+        if (el->ev < 0)
+            dh_ingest_count(r->src, el->rc, 0);
+        else
+            dh_ingest_count(r->src, 0, it->evs[el->ev].duplicate);
+    }
+}
+
 static void dh__commit_done(struct dh_commit_item *item)
 {
     struct dh__req *r = item->arg;
+    dh__count_commit(r);
     MHD_resume_connection(r->conn);
 }
 
@@ -146,6 +173,7 @@ static enum MHD_Result dh__suspend_and_submit(struct dh__req *r)
     if (rc < 0) {
         /* The commit thread has stopped: answer at once. */
         r->item.rc = rc;
+        dh__count_commit(r);
         MHD_resume_connection(r->conn);
     }
     return MHD_YES;
@@ -163,7 +191,6 @@ static enum MHD_Result dh__answer_array(struct dh__req *r)
         struct dh_ingest_element *el = &res->elements[i];
         json_t *one;
         if (el->ev < 0) {
-            dh_ingest_count(r->src, el->rc, 0);
             one = json_pack("{s:I,s:{s:s,s:s}}", "index", (json_int_t)i, "error", "code",
                             dh_error_code(el->rc), "message", el->message);
             failed++;
@@ -171,7 +198,6 @@ static enum MHD_Result dh__answer_array(struct dh__req *r)
             struct dh_event_rec *ev = &r->item.evs[el->ev];
             const char *id = ev->duplicate ? ev->existing_id : ev->id;
             one = json_pack("{s:I,s:s}", "index", (json_int_t)i, "id", id);
-            dh_ingest_count(r->src, 0, ev->duplicate);
             if (ev->duplicate) {
                 json_object_set_new(one, "status", json_string("duplicate"));
                 dups++;
@@ -240,13 +266,11 @@ static enum MHD_Result dh__answer_commit(struct dh__req *r)
         int code = it->rc == DH_E_SHUTTING_DOWN ? DH_E_SHUTTING_DOWN : DH_E_STORE_UNAVAILABLE;
         dh_warn("webhook not stored", DH_LS("source", r->src->cfg->name),
                 DH_LS("error", dh_strerror(it->rc)));
-        dh_ingest_count(r->src, code, 0);
         dh__access_log(r, 503, NULL);
         return dh_http_respond_error(r->conn, code, NULL, 5, NULL);
     }
     if (r->res.array)
         return dh__answer_array(r);
-    dh_ingest_count(r->src, 0, it->evs[0].duplicate);
     id = it->evs[0].duplicate ? it->evs[0].existing_id : it->evs[0].id;
     if (r->src->cfg->response_body != NULL)
         return dh__answer_shaped(r, id);
@@ -285,8 +309,10 @@ static enum MHD_Result dh__finish_webhook(struct dh__req *r)
     dh_buf_free(&r->body);
     if (rc < 0)
         return dh__answer_error(r, rc, err.message, err.retry_after_s);
-    if (r->item.nevs == 0) /* a batch in which every element failed */
+    if (r->item.nevs == 0) { /* a batch in which every element failed */
+        dh__count_commit(r);
         return dh__answer_array(r);
+    }
     return dh__suspend_and_submit(r);
 }
 
