@@ -993,4 +993,13 @@ void dh_config_print_reference(void)
            "`response: {status, body}` and `error_response: {body}` (JSON templates with "
            "`{{path}}` over the event, or over `error.code`, `error.message`, `status`), "
            "`health: {path, body}` (a fixed JSON document answered on GET).\n");
+    printf("\n## Entries under `endpoints:`\n\n"
+           "Each entry is an outbound endpoint: `name`, `url`, `method`, `auth` (`bearer`, "
+           "`basic: {username, password}`, `headers`), `events`, `sources`, `signing` "
+           "(`standard-webhooks`, `hex`, `none`), `secrets`, `format` (`standard`, `slack`, "
+           "`template` with `template`), `timeout`, `retry: {schedule, max_attempts}`, "
+           "`event_names`, `max_in_flight`, `rate`, `active`, `allow_private`, "
+           "`follow_redirects`, `pause_on_gone`, `breaker: {failures, cooldown}`, "
+           "`max_payload`. The admin API accepts the same keys; see "
+           "[delivery.md](delivery.md) for each one's default and meaning.\n");
 }
