@@ -127,6 +127,7 @@ struct dh_engine {
     CURL **idle;                     /* easy handles kept for reuse */
     size_t nidle;
     struct dh__xfer *active;         /* added to the multi handle */
+    size_t rr;                       /* where the next claim starts sharing */
 };
 
 /* --- runtime state ------------------------------------------------------ */
@@ -666,7 +667,7 @@ static void dh__results_finished(struct dh_engine *eng)
     dh__results_free(j);
 }
 
-/* How many deliveries the endpoint may take now. */
+/* How many deliveries the endpoint may take now, by its own limits. */
 static unsigned dh__capacity(struct dh_engine *eng, struct dh_ep_entry *ent, struct dh__eprt *rt,
                              int64_t now, int64_t *wake)
 {
@@ -688,10 +689,6 @@ static unsigned dh__capacity(struct dh_engine *eng, struct dh_ep_entry *ent, str
     if (rt->breaker == DH__BR_HALF_OPEN)
         return rt->in_flight == 0 ? 1 : 0; /* one probe at a time */
     cap = rt->in_flight < ep->max_in_flight ? ep->max_in_flight - rt->in_flight : 0;
-    if (eng->in_flight >= eng->max_in_flight)
-        return 0;
-    if (cap > eng->max_in_flight - eng->in_flight)
-        cap = eng->max_in_flight - eng->in_flight;
     if (ep->rate > 0) {
         double burst = ep->rate < 1 ? 1 : ep->rate;
         rt->tokens += (double)(now - rt->tokens_ms) * ep->rate / 1000.0;
@@ -716,6 +713,7 @@ static void dh__maybe_claim(struct dh_engine *eng, struct dh_epset *set, int64_t
     int64_t wake = now + DH__IDLE_POLL_MS;
     struct dh__claim_job *j;
     int due = kicked || now >= eng->next_claim_ms;
+    unsigned global = eng->in_flight < eng->max_in_flight ? eng->max_in_flight - eng->in_flight : 0;
 
     if (eng->claim != NULL) {
         if (kicked)
@@ -725,6 +723,8 @@ static void dh__maybe_claim(struct dh_engine *eng, struct dh_epset *set, int64_t
     j = dh_new(struct dh__claim_job);
     j->claims = dh_calloc(set->n ? set->n : 1, sizeof(*j->claims));
     j->rts = dh_calloc(set->n ? set->n : 1, sizeof(*j->rts));
+    unsigned *caps = dh_calloc(set->n ? set->n : 1, sizeof(*caps));
+    size_t nwant = 0;
     for (size_t i = 0; i < set->n; i++) {
         struct dh_ep_entry *ent = set->v[i];
         struct dh__eprt *rt = dh__rt(eng, ent->ep->id, 1);
@@ -733,22 +733,38 @@ static void dh__maybe_claim(struct dh_engine *eng, struct dh_epset *set, int64_t
                    (rt->next_due_ms > 0 && rt->next_due_ms <= now);
         if (rt->next_due_ms > now && rt->next_due_ms < wake)
             wake = rt->next_due_ms;
-        if (cap == 0 || !want)
+        caps[i] = want ? cap : 0;
+        nwant += caps[i] > 0;
+    }
+    /* delivery.max_in_flight is shared: each endpoint that wants work gets
+     * an equal part, and the first in line moves round, so one busy
+     * endpoint cannot keep the others waiting. */
+    unsigned share = nwant > 0 ? (unsigned)(global / nwant) : 0;
+    if (share == 0 && global > 0)
+        share = 1;
+    for (size_t k = 0; k < set->n && global > 0; k++) {
+        size_t i = (eng->rr + k) % set->n;
+        struct dh_ep_entry *ent = set->v[i];
+        unsigned cap = caps[i] < share ? caps[i] : share;
+        if (cap == 0)
             continue;
         j->claims[j->n].endpoint_id = dh_strdup(ent->ep->id);
         j->claims[j->n].limit = cap;
-        j->rts[j->n] = rt;
+        j->rts[j->n] = dh__rt(eng, ent->ep->id, 0);
+        global -= cap;
         if (now + (int64_t)ent->ep->timeout_ms + DH__LEASE_MARGIN_MS > j->lease_until_ms)
             j->lease_until_ms = now + (int64_t)ent->ep->timeout_ms + DH__LEASE_MARGIN_MS;
         j->n++;
     }
+    eng->rr++;
+    free(caps);
     eng->next_claim_ms = wake;
     if (j->n == 0) {
         dh__claim_free(j);
         return;
     }
-    /* The claim waits for capacity the engine has, so mark it taken until
-     * the rows come back. */
+    /* Only one claim is out at a time, so the room it asked for stays free
+     * until its rows come back. */
     j->eng = eng;
     j->now_ms = now;
     j->item.kind = DH_COMMIT_CALL;

@@ -139,8 +139,6 @@ int dh__sqlite_dlv_claim(struct dh_store *st, struct dh_dlv_claim *claims, size_
         if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
             cl->next_due_ms = sqlite3_column_int64(q, 0);
         sqlite3_reset(q);
-        if (cl->next_due_ms == 0 && cl->nrows == 0)
-            cl->next_due_ms = 0;
     }
     return 0;
 }

@@ -77,6 +77,35 @@ describe('delivery limits', () => {
     for (const id of ids) await waitState(g, (await deliveryOf(g, id, 'conc')).id, 'delivered');
   });
 
+  it('delivery.max_in_flight bounds all endpoints together', async () => {
+    const rx2 = await startReceiver();
+    const g2 = await start(deliveryConfig({
+      sources: ['s-a', 's-b'],
+      delivery: { max_in_flight: 2 },
+      endpoints: [
+        { ...ep(rx2, 'a', { max_in_flight: 5 }), sources: ['s-a'] },
+        { ...ep(rx2, 'b', { max_in_flight: 5 }), sources: ['s-b'] },
+      ],
+    }), { env: { DESKHOOK_ALLOW_PRIVATE: undefined } });
+    try {
+      rx2.behave('*', delayed(100));
+      for (let i = 0; i < 5; i++) {
+        await postEvent(g2, 's-a');
+        await postEvent(g2, 's-b');
+      }
+      await rx2.waitFor(() => rx2.requests().filter((r) => r.answered).length >= 10, 15000, '10 answered');
+      const reqs = rx2.requests();
+      let most = 0;
+      for (const r of reqs) {
+        most = Math.max(most, reqs.filter((o) => o.time <= r.time && (!o.answered || o.answered.time > r.time)).length);
+      }
+      assert.ok(most <= 2, `at most 2 at once over both endpoints (saw ${most})`);
+    } finally {
+      await cleanup(g2);
+      await rx2.close();
+    }
+  });
+
   it('rate: 5 per second spreads 10 deliveries over at least a second', async () => {
     rx.behave('/rate', ok());
     for (let i = 0; i < 10; i++) await postEvent(g, 's-rate');
