@@ -8,6 +8,12 @@
 #          it takes until nothing is pending, in flight or waiting for a
 #          retry. Reports deliveries/s, checks that nginx logged N requests
 #          with N distinct webhook-ids and that /api/stats shows N delivered.
+#   peer   the same drain done by a hand-rolled Python outbox worker
+#          (bench/drain/outbox_peer.py: SQLite outbox table, asyncio + httpx,
+#          Standard Webhooks signing, same receiver, same max in flight, on
+#          the same core): stores N events, then times the drain alone.
+#          Reports deliveries/s, checks nginx's log as for drain and, when
+#          drain ran too, prints the ratio deskhook/peer.
 #   mixed  the ingest load of bench/run.sh (signed Freshdesk webhooks,
 #          bench/signed_freshdesk.lua) for MIXED_DURATION against a gateway
 #          whose endpoint is active: ingest req/s, deliveries/s during the
@@ -17,7 +23,7 @@
 #          with bench/drain/deskhook-load.yaml (no endpoints): the loading
 #          step on its own, and the batch ingest rate without delivery.
 #
-# Usage: bash bench/drain.sh [drain|mixed|load ...]   (default: drain mixed)
+# Usage: bash bench/drain.sh [drain|peer|mixed|load ...]   (default: drain peer mixed)
 #
 # Knobs (environment):
 #   N                 events for the drain (default 200000)
@@ -28,7 +34,7 @@
 #   MIXED_DURATION    mixed load, wrk syntax (default 30s)
 #   CONNECTIONS       wrk connections of the mixed load (default 64)
 #   THREADS           wrk threads (default 1)
-#   SERVER_CPU        core for deskhook (default 1)
+#   SERVER_CPU        core for deskhook and for the peer (default 1)
 #   CLIENT_CPU        core for wrk and the nginx receiver (default 0)
 #   POLL_INTERVAL     seconds between /api/stats polls (default 0.5)
 #   LOAD_TIMEOUT      seconds the loading may take (default 600)
@@ -39,6 +45,11 @@
 #   DESKHOOK_BIN      deskhook binary (default build/deskhook)
 #   DRAIN_CONFIG      config of drain and mixed (default bench/drain/deskhook-drain.yaml)
 #   LOAD_CONFIG       config of load (default bench/drain/deskhook-load.yaml)
+#   PYTHON            interpreter of the peer (default /usr/bin/python3)
+#   PEER_CLIENT       the peer's HTTP client: auto (aiohttp, the faster, else
+#                     httpx), aiohttp or httpx (default auto)
+#   PEER_FETCH        pending rows the peer reads per query (default 1000)
+#   PEER_FLUSH        outcomes the peer writes per transaction (default 500)
 #   KEEP_TMP=1        keep the temporary dir
 #
 # Output: a summary on stdout; logs, wrk outputs, /api/stats samples
@@ -69,6 +80,12 @@ DESKHOOK_BIN=${DESKHOOK_BIN:-$ROOT/build/deskhook}
 DRAIN_CONFIG=${DRAIN_CONFIG:-$DRAIN_DIR/deskhook-drain.yaml}
 LOAD_CONFIG=${LOAD_CONFIG:-$DRAIN_DIR/deskhook-load.yaml}
 ENDPOINT=sink
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+fi
+PEER_CLIENT=${PEER_CLIENT:-auto}
+PEER_FETCH=${PEER_FETCH:-1000}
+PEER_FLUSH=${PEER_FLUSH:-500}
 export DESKHOOK_ADMIN_TOKEN=${DESKHOOK_ADMIN_TOKEN:-bench-admin-token}
 export BENCH_SECRET=${BENCH_SECRET:-bench-secret-0123456789}
 export BENCH_COUNT_STATUS=${BENCH_COUNT_STATUS:-1}
@@ -77,18 +94,19 @@ export DRAIN_MAX_IN_FLIGHT=$MAX_IN_FLIGHT
 export DRAIN_GLOBAL_MAX_IN_FLIGHT=$GLOBAL_MAX_IN_FLIGHT
 export DESKHOOK_ALLOW_PRIVATE=127.0.0.0/8
 
-MODES=${*:-drain mixed}
+MODES=${*:-drain peer mixed}
 
 log() { printf '[drain] %s\n' "$*" >&2; }
 die() { printf '[drain] error: %s\n' "$*" >&2; exit 1; }
 
 for m in $MODES; do
-  case "$m" in drain|mixed|load) ;; *) die "unknown mode '$m' (drain, mixed, load)" ;; esac
+  case "$m" in drain|peer|mixed|load) ;; *) die "unknown mode '$m' (drain, peer, mixed, load)" ;; esac
 done
 case "$N" in ''|*[!0-9]*) die "N must be a number" ;; esac
 case "$BATCH" in ''|*[!0-9]*) die "BATCH must be a number" ;; esac
 [ "$N" -gt 0 ] || die "N must be positive"
 if [ "$BATCH" -lt 1 ] || [ "$BATCH" -gt 1000 ]; then die "BATCH must be 1 to 1000"; fi
+case "$PEER_CLIENT" in auto|httpx|aiohttp) ;; *) die "PEER_CLIENT must be auto, httpx or aiohttp" ;; esac
 
 # ---------------------------------------------------------------- dependencies
 NGINX_BIN=$(PATH="$PATH:/usr/sbin:/sbin" command -v nginx || true)
@@ -97,9 +115,26 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 command -v taskset >/dev/null || missing+=(util-linux)
 command -v python3 >/dev/null || missing+=(python3)
-case " $MODES " in *" drain "*|*" mixed "*) [ -n "$NGINX_BIN" ] || missing+=(nginx) ;; esac
-[ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]} (Debian: apt-get install ${missing[*]}; bash bench/run.sh installs them too)"
-[ -x "$DESKHOOK_BIN" ] || die "$DESKHOOK_BIN does not exist: build it first (make)"
+case " $MODES " in *" drain "*|*" peer "*|*" mixed "*) [ -n "$NGINX_BIN" ] || missing+=(nginx) ;; esac
+alternative=""
+case " $MODES " in
+  *" peer "*)
+    if ! command -v "$PYTHON" >/dev/null; then
+      missing+=(python3)
+    else
+      # The peer's HTTP client, from Debian (python3-httpx, python3-aiohttp).
+      case "$PEER_CLIENT" in
+        auto) "$PYTHON" -c 'import aiohttp' 2>/dev/null || "$PYTHON" -c 'import httpx' 2>/dev/null || {
+                missing+=(python3-aiohttp); alternative="; python3-httpx works instead of python3-aiohttp"; } ;;
+        httpx) "$PYTHON" -c 'import httpx' 2>/dev/null || missing+=(python3-httpx) ;;
+        aiohttp) "$PYTHON" -c 'import aiohttp' 2>/dev/null || missing+=(python3-aiohttp) ;;
+      esac
+    fi ;;
+esac
+[ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]} (Debian: apt-get install ${missing[*]}$alternative; bash bench/run.sh installs wrk, nginx and curl too)"
+case " $MODES " in
+  *" drain "*|*" mixed "*|*" load "*) [ -x "$DESKHOOK_BIN" ] || die "$DESKHOOK_BIN does not exist: build it first (make)" ;;
+esac
 if [ "$(nproc)" -le "$SERVER_CPU" ] || [ "$(nproc)" -le "$CLIENT_CPU" ]; then
   die "need cpus $CLIENT_CPU and $SERVER_CPU, this machine has $(nproc)"
 fi
@@ -305,8 +340,26 @@ load_events() {  # tag -> sets LOAD_SECONDS
   [ "$created" = "$N" ] || die "$created events were created, not $N (see $out)"
 }
 
+# ---------------------------------------------------------------- receiver log
+# "requests distinct-ids answered-200 first-to-last-s mean-body-bytes"
+# from nginx's log ($msec status method webhook-id content_length), once
+# nginx has stopped and written it out.
+receiver_counts() {
+  local lines ids
+  lines=$(wc -l <"$RECV_LOG")
+  ids=$(awk '{ print $4 }' "$RECV_LOG" | sort -u | wc -l)
+  awk -v lines="$lines" -v ids="$ids" '
+    NR == 1 { a = $1 } { b = $1; if ($2 == 200) ok++; len += $5 }
+    END { printf "%d %d %d %.2f %.0f\n", lines, ids, ok, (NR ? b - a : 0), (NR ? len / NR : 0) }' "$RECV_LOG"
+}
+
+last_request_after() {  # t0 (unix seconds) -> seconds from t0 to the last logged request
+  awk -v t0="$1" '{ if ($1 > b) b = $1 } END { if (NR) printf "%.2f", b - t0; else print "-" }' "$RECV_LOG"
+}
+
 # ---------------------------------------------------------------- modes
 declare -A SUMMARY=()
+DRAIN_RATE=""; DRAIN_EXACT_RATE=""; PEER_RATE=""; PEER_EXACT_RATE=""
 
 mode_load() {
   log "==== load: $N events, no delivery involved"
@@ -362,15 +415,12 @@ mode_drain() {
 
   stop_deskhook
   stop_nginx
-  local lines ids ok span exact
-  lines=$(wc -l <"$RECV_LOG")
-  ids=$(awk '{ print $4 }' "$RECV_LOG" | sort -u | wc -l)
-  ok=$(awk '$2 == 200' "$RECV_LOG" | wc -l)
-  span=$(awk 'NR == 1 { a = $1 } { b = $1 } END { if (NR) printf "%.2f", b - a; else print "0" }' "$RECV_LOG")
+  local lines ids ok span exact bytes
+  read -r lines ids ok span bytes <<<"$(receiver_counts)"
   # From the resume to the last request nginx logged (both wall clock):
   # the drain time without the polling's granularity.
-  exact=$(awk -v t0="$t0" '{ if ($1 > b) b = $1 } END { if (NR) printf "%.2f", b - t0 / 1e9; else print "-" }' "$RECV_LOG")
-  log "receiver: $lines requests, $ids distinct webhook-ids, first to last request $span s, resume to last request $exact s"
+  exact=$(last_request_after "$(awk -v t="$t0" 'BEGIN { printf "%.6f", t / 1e9 }')")
+  log "receiver: $lines requests, $ids distinct webhook-ids, mean body $bytes bytes, first to last request $span s, resume to last request $exact s"
 
   local problems=""
   [ "$lines" -eq "$N" ] || problems+=" receiver got $lines requests, not $N;"
@@ -379,10 +429,60 @@ mode_drain() {
   [ "$x" -eq 0 ] || problems+=" $x deliveries dead;"
   SUMMARY[drain]=$(printf '%s\n  %s\n  %s' \
     "drain: $N deliveries in $drain_s s = $(rate "$N" "$drain_s") deliveries/s (resume until /api/stats shows nothing left, polled every $POLL_INTERVAL s; endpoint max_in_flight $MAX_IN_FLIGHT, deskhook cpu $cpu% of core $SERVER_CPU)" \
-    "receiver: $lines requests, $ids distinct webhook-ids; resume to last request $exact s = $(rate "$N" "$exact") deliveries/s; /api/stats: delivered $d, dead $x" \
+    "receiver: $lines requests, $ids distinct webhook-ids, mean body $bytes bytes; resume to last request $exact s = $(rate "$N" "$exact") deliveries/s; /api/stats: delivered $d, dead $x" \
     "loading: $N events in $LOAD_SECONDS s ($(rate "$N" "$LOAD_SECONDS") events/s, batches of $BATCH)${problems:+
   PROBLEMS:$problems}")
   [ -z "$problems" ] || { log "drain problems:$problems"; return 1; }
+  DRAIN_RATE=$(rate "$N" "$drain_s"); DRAIN_EXACT_RATE=$(rate "$N" "$exact")
+}
+
+mode_peer() {
+  log "==== peer: Python outbox worker, $N events, max in flight $MAX_IN_FLIGHT"
+  start_nginx peer
+  local dir="$TMP/peer" out="$RESULTS/peer.txt" pp rc=0
+  mkdir -p "$dir"
+  # Pinned like deskhook: the whole worker on SERVER_CPU, nginx on CLIENT_CPU.
+  # Its loading is local inserts (no HTTP); timeout bounds the whole run.
+  timeout -s TERM "$((LOAD_TIMEOUT + DRAIN_TIMEOUT + 60))" \
+    taskset -c "$SERVER_CPU" "$PYTHON" "$DRAIN_DIR/outbox_peer.py" \
+      --db "$dir/outbox.db" --url "http://127.0.0.1:$RECV_PORT/hook" --n "$N" --batch "$BATCH" \
+      --run "$TS-peer" --secret "$DRAIN_SECRET" --max-in-flight "$MAX_IN_FLIGHT" \
+      --fetch "$PEER_FETCH" --flush "$PEER_FLUSH" --client "$PEER_CLIENT" \
+      --drain-timeout "$DRAIN_TIMEOUT" >"$out" 2>"$RESULTS/peer.log" &
+  pp=$!; PIDS+=("$pp")
+  log "peer: $(basename "$PYTHON") $DRAIN_DIR/outbox_peer.py (pid $pp, cpu $SERVER_CPU), progress in $RESULTS/peer.log"
+  wait "$pp" || rc=$?
+  forget_pid "$pp"
+  stop_nginx
+  grep -q '^OUTBOX_RESULT' "$out" || { tail -n 20 "$RESULTS/peer.log" >&2; die "the peer failed (exit $rc, see $RESULTS/peer.log)"; }
+  grep -v '^\[outbox\] drain: [0-9]' "$RESULTS/peer.log" >&2 || true   # all but the progress lines
+  pf() { sed -n 's/^OUTBOX_RESULT //p' "$out" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }
+  local drain_s load_s t0 delivered dead cpu client
+  drain_s=$(awk -v s="$(pf drain_s)" 'BEGIN { printf "%.2f", s }')
+  load_s=$(awk -v s="$(pf load_s)" 'BEGIN { printf "%.2f", s }')
+  t0=$(pf drain_t0); delivered=$(pf db_delivered); dead=$(pf dead)
+  cpu=$(awk -v c="$(pf drain_cpu_s)" -v s="$(pf drain_s)" 'BEGIN { if (s > 0) printf "%.0f", 100 * c / s; else print "-" }')
+  client="$(pf client) $(pf client_version), $(pf loop), Python $(pf python), SQLite $(pf sqlite)"
+  log "peer drained in $drain_s s: delivered $delivered, dead $dead, failed attempts $(pf failed_attempts); cpu $cpu%"
+
+  local lines ids ok span exact bytes
+  read -r lines ids ok span bytes <<<"$(receiver_counts)"
+  exact=$(last_request_after "$t0")
+  log "receiver: $lines requests, $ids distinct webhook-ids, mean body $bytes bytes, first to last request $span s, drain start to last request $exact s"
+
+  local problems=""
+  [ "$rc" -eq 0 ] || problems+=" the peer exited with status $rc;"
+  [ "$delivered" = "$N" ] || problems+=" $delivered deliveries marked delivered, not $N;"
+  [ "$lines" -eq "$N" ] || problems+=" receiver got $lines requests, not $N;"
+  [ "$ids" -eq "$N" ] || problems+=" $ids distinct webhook-ids, not $N;"
+  [ "$ok" -eq "$lines" ] || problems+=" $((lines - ok)) requests were not answered 200;"
+  SUMMARY[peer]=$(printf '%s\n  %s\n  %s' \
+    "peer: $N deliveries in $drain_s s = $(rate "$N" "$drain_s") deliveries/s (Python outbox worker: $client; first read of pending rows to the commit of the last outcome; max in flight $MAX_IN_FLIGHT, cpu $cpu% of core $SERVER_CPU)" \
+    "receiver: $lines requests, $ids distinct webhook-ids, mean body $bytes bytes; drain start to last request $exact s = $(rate "$N" "$exact") deliveries/s; SQLite: delivered $delivered, dead $dead" \
+    "loading (not compared): $N events in $load_s s ($(rate "$N" "$load_s") events/s, $BATCH per transaction, no HTTP)${problems:+
+  PROBLEMS:$problems}")
+  [ -z "$problems" ] || { log "peer problems:$problems"; return 1; }
+  PEER_RATE=$(rate "$N" "$drain_s"); PEER_EXACT_RATE=$(rate "$N" "$exact")
 }
 
 mode_mixed() {
@@ -471,6 +571,19 @@ mode_mixed() {
   echo "deskhook: $("$DESKHOOK_BIN" version 2>&1 | head -1)"
   echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit') $(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo '(dirty tree)')"
   echo "config: $DRAIN_CONFIG (drain, mixed), $LOAD_CONFIG (load)"
+  case " $MODES " in
+    *" peer "*)
+      echo "peer: $PYTHON ($("$PYTHON" --version 2>&1)), client $PEER_CLIENT ($("$PYTHON" -c '
+import importlib
+out = []
+for m in ("httpx", "aiohttp", "uvloop"):
+    try:
+        out.append("%s %s" % (m, importlib.import_module(m).__version__))
+    except Exception:
+        out.append("%s not installed" % m)
+print(", ".join(out))
+' 2>&1)), fetch $PEER_FETCH, flush $PEER_FLUSH" ;;
+  esac
 } >"$RESULTS/env.txt"
 log "results in $RESULTS"
 
@@ -483,5 +596,11 @@ done
   for m in $MODES; do
     [ -n "${SUMMARY[$m]:-}" ] && printf '%s\n' "${SUMMARY[$m]}" || printf '%s: no result\n' "$m"
   done
+  if [ -n "$DRAIN_RATE" ] && [ -n "$PEER_RATE" ]; then
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "-" }'; }
+    printf 'deskhook/peer: %s (%s vs %s deliveries/s); from start to the last request nginx logged: %s (%s vs %s)\n' \
+      "$(ratio "$DRAIN_RATE" "$PEER_RATE")" "$DRAIN_RATE" "$PEER_RATE" \
+      "$(ratio "$DRAIN_EXACT_RATE" "$PEER_EXACT_RATE")" "$DRAIN_EXACT_RATE" "$PEER_EXACT_RATE"
+  fi
 } | tee "$RESULTS/summary.txt"
 exit $failed
