@@ -4,6 +4,10 @@
 // and then re-checked by the SSRF guard, a refused connection, too_large,
 // the template format, and a pause that survives a restart.
 
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { start, cleanup } from './lib/gateway.mjs';
@@ -28,7 +32,7 @@ function ep(rx, name, extra = {}) {
   };
 }
 
-const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep'];
+const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep', 'tls'];
 
 describe('delivery limits', () => {
   let rx;
@@ -141,6 +145,33 @@ describe('delivery limits', () => {
     assert.equal(w.last_outcome, 'connect_failed');
     assert.equal(w.last_status, null);
     assert.match(attemptsOf(w)[0].error || '', /\S/, 'the attempt says why');
+  });
+
+  it('an HTTPS receiver whose certificate does not verify: tls_failed, retried', async () => {
+    // A self-signed certificate made for this test: libcurl must refuse it.
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/dh-tls-`);
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`]);
+    assert.equal(r.status, 0, `openssl: ${r.stderr}`);
+    const seen = [];
+    const srv = https.createServer({ key: fs.readFileSync(`${dir}/key.pem`), cert: fs.readFileSync(`${dir}/cert.pem`) },
+      (req, res) => { seen.push(req.url); res.end('ok'); });
+    await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+    try {
+      const def = {
+        name: 'tls', url: `https://127.0.0.1:${srv.address().port}/hook`, sources: ['s-tls'],
+        signing: 'none', allow_private: LOOP, retry: { schedule: ['0s', '10s'], max_attempts: 2 },
+      };
+      const created = await apiOk(g, 'POST', '/api/endpoints', def, 201);
+      const e = await postEvent(g, 's-tls');
+      const d = await deliveryOf(g, e, created);
+      const w = await waitDelivery(g, d.id, (x) => x.state === 'retry_wait', 5000, 'retry_wait');
+      assert.equal(w.last_outcome, 'tls_failed', JSON.stringify(w));
+      assert.deepEqual(seen, [], 'no request got through');
+    } finally {
+      srv.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a body over max_payload is too_large, dead, never sent', async () => {
