@@ -212,10 +212,10 @@ static void test_claim_lease_finish_replay(void **state)
     static const char *const one[] = {"crm"};
     struct claim_arg a;
     struct finish_arg fin;
-    int64_t now = dh_clock_wall_ms();
     json_t *d = NULL;
 
     write_event(f->st, &ev, "k2", one, 1);
+    int64_t now = dh_clock_wall_ms(); /* a row is due from its creation */
     claim(f->st, &a, "crm", 10, now, now + 60000);
     assert_int_equal(a.c.nrows, 1);
     assert_string_equal(a.c.rows[0].event_id, ev.id);
@@ -309,9 +309,9 @@ static void test_inflight_reset_on_open(void **state)
     struct dh_event_rec ev;
     static const char *const one[] = {"crm"};
     struct claim_arg a;
-    int64_t now = dh_clock_wall_ms();
 
     write_event(f->st, &ev, "k3", one, 1);
+    int64_t now = dh_clock_wall_ms();
     claim(f->st, &a, "crm", 10, now, now + 3600000);
     assert_int_equal(a.c.nrows, 1);
     claim_clear(&a);
@@ -335,12 +335,13 @@ static void test_bulk_replay_filters(void **state)
     static const char *const one[] = {"crm"};
     char key[16];
     struct claim_arg a;
-    int64_t now = dh_clock_wall_ms();
+    int64_t created = dh_clock_wall_ms();
 
     for (int i = 0; i < 3; i++) {
         snprintf(key, sizeof(key), "b%d", i);
         write_event(f->st, &ev[i], key, one, 1);
     }
+    int64_t now = dh_clock_wall_ms();
     claim(f->st, &a, "crm", 10, now, now + 60000);
     assert_int_equal(a.c.nrows, 3);
     for (size_t i = 0; i < 3; i++) {
@@ -359,10 +360,10 @@ static void test_bulk_replay_filters(void **state)
     struct dh_dlv_replay rp = {0};
     rp.endpoint_id = "crm";
     rp.state = DH_DLV_DEAD;
-    rp.since_ms = now + 3600000; /* none created that late */
+    rp.since_ms = created + 3600000; /* none created that late */
     assert_int_equal(in_txn(f->st, replay_fn, &rp), 0);
     assert_int_equal(rp.replayed, 0);
-    rp.since_ms = now - 1000;
+    rp.since_ms = created - 1000;
     assert_int_equal(in_txn(f->st, replay_fn, &rp), 0);
     assert_int_equal(rp.replayed, 3);
     assert_int_equal(count_of(f->st, "pending"), 3);
