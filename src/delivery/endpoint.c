@@ -1040,6 +1040,16 @@ json_t *dh_endpoint_to_json(const struct dh_endpoint *e)
         dh__mask_all(json_object_get(auth, "headers"));
     }
 
+    if (e->format == DH_FORMAT_SLACK && e->url != NULL) {
+        /* A Slack incoming-webhook URL is itself the credential: show only
+         * where it goes. */
+        const char *host = strstr(e->url, "://");
+        size_t n = host ? (size_t)(strcspn(host + 3, "/?#") + (size_t)(host + 3 - e->url)) : 0;
+        char *masked = dh_asprintf("%.*s/" DH__MASK, (int)n, e->url);
+        json_object_set_new(spec, "url", json_string(masked));
+        free(masked);
+    }
+
     json_object_set_new(o, "id", json_string(e->id ? e->id : ""));
     json_object_set_new(o, "name", json_string(e->name ? e->name : ""));
     json_object_set_new(o, "origin", json_string(e->from_config ? "config" : "api"));

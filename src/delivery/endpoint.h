@@ -109,7 +109,9 @@ int dh_endpoint_pattern_match(const char *pattern, const char *type);
 const char *dh_endpoint_event_name(const struct dh_endpoint *e, const char *type);
 
 /* The definition for the API: spec with every secret, token and password
- * replaced by "********", plus id, name and "origin": "config" | "api".
+ * replaced by "********" (and a Slack endpoint's URL, which is itself the
+ * credential, cut to its scheme and host and "/" plus the mask), plus id, name and
+ * "origin": "config" | "api".
  * New reference. */
 json_t *dh_endpoint_to_json(const struct dh_endpoint *e);
 

@@ -339,6 +339,12 @@ static void dh__unmask(json_t *patch, const json_t *old)
     size_t i;
     json_t *v;
 
+    /* A masked Slack URL (scheme and host, then "/" and the mask) keeps the
+     * stored one. */
+    const char *pu = json_string_value(json_object_get(patch, "url"));
+    size_t pl = pu ? strlen(pu) : 0;
+    if (pl > 9 && strcmp(pu + pl - 9, "/" DH__MASK) == 0 && json_object_get(old, "url") != NULL)
+        json_object_set(patch, "url", json_object_get(old, "url"));
     if (json_is_array(ps))
         json_array_foreach(ps, i, v)
             if (dh__is_mask(v) && json_array_get(os, i) != NULL)

@@ -631,6 +631,11 @@ describe('outbound delivery', () => {
     assert.ok(att.title.length > 0, 'attachments[0].title');
     assert.equal(body.event, undefined, 'not the standard envelope');
     await waitState(g, d.id, 'delivered');
+
+    // A Slack webhook URL is a credential: the API shows only its host.
+    const shown = await getEndpoint(g, 'slack');
+    const u = new URL(rx.url('/slack'));
+    assert.equal(shown.url, `${u.protocol}//${u.host}/${MASK}`);
   });
 
   it('endpoints API: create, conflict, bad definition, patch, read-only config endpoints, delete', async () => {

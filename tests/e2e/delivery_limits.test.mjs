@@ -32,7 +32,7 @@ function ep(rx, name, extra = {}) {
   };
 }
 
-const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep', 'tls'];
+const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep', 'tls', 'slackapi'];
 
 describe('delivery limits', () => {
   let rx;
@@ -188,6 +188,21 @@ describe('delivery limits', () => {
     await waitState(g, d.id, 'delivered');
     const [r] = rx.requests('/tmpl');
     assert.deepEqual(r.json, { text: 'New ticket.created from s-tmpl', ticket: 'T-42', id: d.id });
+  });
+
+  it('a Slack URL is masked in answers and kept when the answer is sent back', async () => {
+    const created = await apiOk(g, 'POST', '/api/endpoints', {
+      name: 'slack-api', url: rx.url('/services/T000/B000/secretpart'), format: 'slack',
+      sources: ['s-slackapi'], allow_private: LOOP,
+    }, 201);
+    assert.ok(!JSON.stringify(created).includes('secretpart'), 'the path is not shown');
+    assert.match(created.url, /\/\*{8}$/);
+    const back = await apiOk(g, 'PATCH', '/api/endpoints/slack-api', { ...created, timeout: '3s' });
+    assert.equal(back.url, created.url);
+    const e = await postEvent(g, 's-slackapi');
+    const [r] = await rx.waitForCount('/services/T000/B000/secretpart', 1);
+    assert.ok(Array.isArray(r.json?.attachments), 'sent to the stored URL');
+    await waitState(g, (await deliveryOf(g, e, created)).id, 'delivered');
   });
 
   it('a pause survives a restart', async () => {
