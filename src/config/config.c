@@ -1000,6 +1000,6 @@ void dh_config_print_reference(void)
            "`template` with `template`), `timeout`, `retry: {schedule, max_attempts}`, "
            "`event_names`, `max_in_flight`, `rate`, `active`, `allow_private`, "
            "`follow_redirects`, `pause_on_gone`, `breaker: {failures, cooldown}`, "
-           "`max_payload`. The admin API accepts the same keys; see "
+           "`max_payload`, `tls: {ca_file}`. The admin API accepts the same keys; see "
            "[delivery.md](delivery.md) for each one's default and meaning.\n");
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "config/units.h"
@@ -66,7 +67,7 @@ static const char *const dh__keys[] = {
     "format",        "template",      "timeout",      "retry",
     "event_names",   "max_in_flight", "rate",         "active",
     "allow_private", "follow_redirects", "pause_on_gone", "breaker",
-    "max_payload",
+    "max_payload",   "tls",
 };
 
 /* Headers the formatter writes itself, or that frame the request: a custom
@@ -766,6 +767,40 @@ static void dh__max_payload(struct dh__errs *pe, struct dh_endpoint *e, const js
     e->max_payload = bytes;
 }
 
+/* tls: {ca_file}: the CA bundle that verifies this endpoint (a private CA
+ * of an on-premises helpdesk); verification itself is never turned off. */
+static void dh__tls(struct dh__errs *pe, struct dh_endpoint *e, const json_t *v)
+{
+    const json_t *mv;
+    const char *k;
+    char q[DH__QUOTE_MAX];
+
+    if (v == NULL)
+        return;
+    if (!json_is_object(v)) {
+        dh__problem(pe, "tls", "must be an object {ca_file}");
+        return;
+    }
+    json_object_foreach((json_t *)v, k, mv)
+    {
+        if (strcmp(k, "ca_file") != 0)
+            dh__problem(pe, "tls", "unknown key \"%s\" (expected ca_file)", dh__quote(q, k));
+    }
+    mv = dh__get(v, "ca_file");
+    if (mv == NULL)
+        return;
+    if (!json_is_string(mv) || json_string_value(mv)[0] != '/' ||
+        strlen(json_string_value(mv)) > 4096) {
+        dh__problem(pe, "tls.ca_file", "must be an absolute path to a PEM file");
+        return;
+    }
+    if (access(json_string_value(mv), R_OK) != 0) {
+        dh__problem(pe, "tls.ca_file", "cannot read %s", dh__quote(q, json_string_value(mv)));
+        return;
+    }
+    e->ca_file = dh_strdup(json_string_value(mv));
+}
+
 static void dh__rate(struct dh__errs *pe, struct dh_endpoint *e, const json_t *v)
 {
     e->rate = 0;
@@ -911,6 +946,7 @@ int dh_endpoint_parse(const json_t *spec, const char *id, int from_config,
     e->pause_on_gone = dh__bool(&pe, spec, "pause_on_gone", 1);
     dh__breaker(&pe, e, dh__get(spec, "breaker"));
     dh__max_payload(&pe, e, dh__get(spec, "max_payload"));
+    dh__tls(&pe, e, dh__get(spec, "tls"));
 
     if (pe.n > 0) {
         rc = DH_E_BAD_REQUEST;
@@ -952,6 +988,7 @@ void dh_endpoint_free(struct dh_endpoint *e)
     dh__strv_free(e->rename_from, e->nrenames);
     dh__strv_free(e->rename_to, e->nrenames);
     free(e->allow_private);
+    free(e->ca_file);
     json_decref(e->spec);
     free(e);
 }

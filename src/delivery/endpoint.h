@@ -32,6 +32,7 @@
  *   pause_on_gone   default true: a 410 answer pauses the endpoint
  *   breaker         {failures: N (default 5), cooldown: duration (default 30s)}
  *   max_payload     size, default 1MiB: a larger body is outcome too_large
+ *   tls             {ca_file: /path.pem}: the CAs that verify this endpoint
  */
 #ifndef DH_ENDPOINT_H
 #define DH_ENDPOINT_H
@@ -90,6 +91,7 @@ struct dh_endpoint {
     unsigned breaker_failures;
     uint64_t breaker_cooldown_ms;
     uint64_t max_payload;
+    char *ca_file;         /* tls.ca_file, or NULL: the system's CAs */
     json_t *spec;          /* the definition as given (secrets included) */
 };
 

@@ -536,6 +536,8 @@ static void dh__xfer_start(struct dh_engine *eng, struct dh__eprt *rt, struct dh
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, dh__header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+    if (ep->ca_file != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, ep->ca_file);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

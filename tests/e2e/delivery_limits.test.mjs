@@ -6,6 +6,7 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import https from 'node:https';
 import os from 'node:os';
 import { describe, it, before, after } from 'node:test';
@@ -13,7 +14,7 @@ import assert from 'node:assert/strict';
 import { start, cleanup } from './lib/gateway.mjs';
 import { startReceiver, ok, delayed, redirect } from './lib/receiver.mjs';
 import {
-  apiOk, postEvent, deliveryOf, waitState, waitDelivery, getEndpoint, attemptsOf, deliveryConfig,
+  api, apiOk, postEvent, deliveryOf, waitState, waitDelivery, getEndpoint, attemptsOf, deliveryConfig,
 } from './lib/delivery.mjs';
 
 const LOOP = ['127.0.0.0/8'];
@@ -32,7 +33,7 @@ function ep(rx, name, extra = {}) {
   };
 }
 
-const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep', 'tls', 'slackapi'];
+const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep', 'tls', 'slackapi', 'h2'];
 
 describe('delivery limits', () => {
   let rx;
@@ -168,6 +169,47 @@ describe('delivery limits', () => {
       const w = await waitDelivery(g, d.id, (x) => x.state === 'retry_wait', 5000, 'retry_wait');
       assert.equal(w.last_outcome, 'tls_failed', JSON.stringify(w));
       assert.deepEqual(seen, [], 'no request got through');
+    } finally {
+      srv.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('HTTPS with tls.ca_file: HTTP/2, many deliveries multiplexed on one connection', async () => {
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/dh-h2-`);
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`]);
+    assert.equal(r.status, 0, `openssl: ${r.stderr}`);
+    const seen = [];
+    let sessions = 0;
+    const srv = http2.createSecureServer({
+      key: fs.readFileSync(`${dir}/key.pem`), cert: fs.readFileSync(`${dir}/cert.pem`), allowHTTP1: true,
+    }, (req, res) => {
+      seen.push(req.httpVersion);
+      req.resume();
+      req.on('end', () => setTimeout(() => res.end('ok'), 20));
+    });
+    srv.on('session', () => { sessions++; });
+    await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+    try {
+      const created = await apiOk(g, 'POST', '/api/endpoints', {
+        name: 'h2', url: `https://127.0.0.1:${srv.address().port}/hook`, sources: ['s-h2'],
+        signing: 'none', allow_private: LOOP, tls: { ca_file: `${dir}/cert.pem` }, max_in_flight: 20,
+      }, 201);
+      assert.equal(created.tls?.ca_file, `${dir}/cert.pem`);
+      const ids = [];
+      for (let i = 0; i < 20; i++) ids.push(await postEvent(g, 's-h2'));
+      for (const id of ids) await waitState(g, (await deliveryOf(g, id, created)).id, 'delivered');
+      assert.equal(seen.length, 20);
+      assert.ok(seen.every((v) => v === '2.0'), `HTTP versions: ${[...new Set(seen)]}`);
+      assert.ok(sessions <= 2, `20 requests on ${sessions} connection(s)`);
+      // A CA file that is not there is refused with the key named.
+      const bad = await api(g, 'POST', '/api/endpoints', {
+        name: 'h2-bad', url: 'https://example.com/x', tls: { ca_file: `${dir}/none.pem` },
+      });
+      assert.equal(bad.status, 400, bad.text);
+      assert.match(bad.json?.error?.message || '', /tls\.ca_file/);
     } finally {
       srv.close();
       fs.rmSync(dir, { recursive: true, force: true });
