@@ -84,6 +84,10 @@ static const struct dh__opt dh__global_opts[] = {
      "CIDRs every endpoint may reach despite the SSRF guard (also DESKHOOK_ALLOW_PRIVATE)"},
     {"delivery.max_in_flight", DH_OPT_UINT, DH__C(delivery_max_in_flight), 0, 1, 100000, "4096",
      "outbound requests in flight over all endpoints"},
+    {"delivery.lease_margin", DH_OPT_DURATION, DH__C(delivery_lease_margin_ms), 0, 1000, 3600000,
+     "60s",
+     "a claimed delivery is sent again if its result is not stored within the endpoint's "
+     "timeout plus this"},
     {"limits.shutdown_timeout", DH_OPT_DURATION, DH__C(shutdown_timeout_ms), 0, 100, 600000,
      "10s", "how long a stop waits for requests in flight"},
 };

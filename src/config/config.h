@@ -123,6 +123,7 @@ struct dh_config {
     char **delivery_allow;      /* delivery.allow_private: CIDRs */
     size_t ndelivery_allow;
     uint64_t delivery_max_in_flight;
+    uint64_t delivery_lease_margin_ms;
     json_t *endpoints;          /* the `endpoints:` items as JSON (validated by
                                  * delivery/registry.h), or NULL */
     int *endpoint_lines;        /* the line of each item */

@@ -33,7 +33,6 @@
 
 #define DH__BODY_KEEP 4096         /* response bytes kept per attempt */
 #define DH__HEADERS_KEEP 8192      /* response header bytes kept per attempt */
-#define DH__LEASE_MARGIN_MS 60000  /* a lease outlives the timeout by this */
 #define DH__IDLE_POLL_MS 1000      /* look for due work at least this often */
 #define DH__JITTER 1.0             /* dh_backoff_delay's jitter is at most 20% */
 
@@ -109,6 +108,7 @@ struct dh_engine {
     size_t nallow;
     unsigned max_in_flight;
     unsigned in_flight;
+    int64_t lease_margin_ms; /* a lease outlives the endpoint's timeout by this */
     uint64_t rng;
 
     pthread_mutex_t status_lock; /* rts array growth, fields the API reads */
@@ -538,8 +538,16 @@ static void dh__xfer_start(struct dh_engine *eng, struct dh__eprt *rt, struct dh
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
     if (ep->ca_file != NULL)
         curl_easy_setopt(h, CURLOPT_CAINFO, ep->ca_file);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+    if (strncmp(ep->url, "https://", 8) == 0) {
+        /* HTTP/2 when the server offers it in TLS; wait for the handshake
+         * to tell, so requests multiplex over one connection. */
+        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+    } else {
+        /* Plain HTTP/1.1: said outright, since with PIPEWAIT a new request
+         * would queue behind a busy connection instead of opening another. */
+        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    }
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     x->t0_us = dh_clock_mono_us();
     if (curl_multi_add_handle(eng->multi, h) != CURLM_OK) {
@@ -754,8 +762,8 @@ static void dh__maybe_claim(struct dh_engine *eng, struct dh_epset *set, int64_t
         j->claims[j->n].limit = cap;
         j->rts[j->n] = dh__rt(eng, ent->ep->id, 0);
         global -= cap;
-        if (now + (int64_t)ent->ep->timeout_ms + DH__LEASE_MARGIN_MS > j->lease_until_ms)
-            j->lease_until_ms = now + (int64_t)ent->ep->timeout_ms + DH__LEASE_MARGIN_MS;
+        if (now + (int64_t)ent->ep->timeout_ms + eng->lease_margin_ms > j->lease_until_ms)
+            j->lease_until_ms = now + (int64_t)ent->ep->timeout_ms + eng->lease_margin_ms;
         j->n++;
     }
     eng->rr++;
@@ -891,6 +899,8 @@ int dh_engine_start(const struct dh_config *cfg, struct dh_store *st, struct dh_
     eng->reg = reg;
     eng->max_in_flight = cfg->delivery_max_in_flight ? (unsigned)cfg->delivery_max_in_flight
                                                      : 4096;
+    eng->lease_margin_ms = cfg->delivery_lease_margin_ms ? (int64_t)cfg->delivery_lease_margin_ms
+                                                         : 60000;
     atomic_init(&eng->stop, 0);
     atomic_init(&eng->kicked, 1);
     atomic_init(&eng->claim_done, 0);

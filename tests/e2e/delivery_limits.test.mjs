@@ -82,6 +82,17 @@ describe('delivery limits', () => {
     for (const id of ids) await waitState(g, (await deliveryOf(g, id, 'conc')).id, 'delivered');
   });
 
+  it('a slow HTTP/1.1 receiver gets events posted one by one in parallel, not queued on one connection', async () => {
+    rx.behave('/conc', delayed(400));
+    const n0 = rx.count('/conc');
+    for (let i = 0; i < 3; i++) await postEvent(g, 's-conc');
+    await rx.waitFor(() => rx.count('/conc') >= n0 + 3, 5000, '3 requests');
+    const reqs = rx.requests('/conc').slice(n0);
+    assert.ok(reqs[2].time - reqs[0].time < 300,
+      `the third request went out while the first waited for its answer (${reqs[2].time - reqs[0].time} ms apart)`);
+    await rx.waitFor(() => rx.requests('/conc').slice(n0).every((r) => r.answered), 5000, 'answers');
+  });
+
   it('delivery.max_in_flight bounds all endpoints together', async () => {
     const rx2 = await startReceiver();
     const g2 = await start(deliveryConfig({
