@@ -18,7 +18,7 @@
  * reused connection).
  *
  * Crash safety: a claimed delivery is in_flight until its lease ends
- * (timeout + 60 s); a delivery is marked delivered only in the result
+ * (timeout + delivery.lease_margin); a delivery is marked delivered only in the result
  * written after a 2xx. After a crash the store puts every in_flight
  * delivery back to pending, so it is sent again with the same webhook-id.
  *
