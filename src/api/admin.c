@@ -16,8 +16,6 @@
 #include "core/jsonx.h"
 #include "http/respond.h"
 
-#define DH__PAGE_DEFAULT 50
-#define DH__PAGE_MAX 500
 
 struct dh_api *dh_api_new(const struct dh_api_deps *d)
 {
@@ -53,6 +51,21 @@ static int dh__authorized(struct dh_api *api, struct MHD_Connection *conn)
     return dh_ct_equal(d, 32, api->token_digest, 32);
 }
 
+int dh_api_page_limit(const char *limit, int *out)
+{
+    char *end = NULL;
+    long v;
+
+    *out = 50;
+    if (limit == NULL)
+        return 0;
+    v = strtol(limit, &end, 10);
+    if (*end != '\0' || v < 1 || v > 500)
+        return DH_E_BAD_REQUEST;
+    *out = (int)v;
+    return 0;
+}
+
 const char *dh_api_arg(struct MHD_Connection *conn, const char *name)
 {
     const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
@@ -70,15 +83,9 @@ static enum MHD_Result dh__list_events(struct dh_api *api, struct MHD_Connection
     q.source = dh_api_arg(conn, "source");
     q.type = dh_api_arg(conn, "type");
     q.cursor = dh_api_arg(conn, "cursor");
-    q.limit = DH__PAGE_DEFAULT;
-    if (limit != NULL) {
-        char *end = NULL;
-        long v = strtol(limit, &end, 10);
-        if (*end != '\0' || v < 1 || v > DH__PAGE_MAX)
-            return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
-                                         "limit must be a whole number from 1 to 500", 0, NULL);
-        q.limit = (int)v;
-    }
+    if (dh_api_page_limit(limit, &q.limit) < 0)
+        return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
+                                     "limit must be a whole number from 1 to 500", 0, NULL);
     if (q.cursor != NULL && !dh_id_valid("evt", q.cursor))
         return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
                                      "cursor is not one this API gave out", 0, NULL);

@@ -17,8 +17,6 @@
 #include "core/id.h"
 #include "http/respond.h"
 
-#define DH__PAGE_DEFAULT 50
-#define DH__PAGE_MAX 500
 #define DH__KEY_MAX 96
 
 static json_t *dh__endpoint_json(struct dh_api *api, struct dh_ep_entry *e)
@@ -270,15 +268,9 @@ static enum MHD_Result dh__list_deliveries(struct dh_api *api, struct MHD_Connec
     q.state = dh_api_arg(conn, "state");
     q.event_id = dh_api_arg(conn, "event");
     q.cursor = dh_api_arg(conn, "cursor");
-    q.limit = DH__PAGE_DEFAULT;
-    if (limit != NULL) {
-        char *end = NULL;
-        long v = strtol(limit, &end, 10);
-        if (*end != '\0' || v < 1 || v > DH__PAGE_MAX)
-            return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
-                                         "limit must be a whole number from 1 to 500", 0, NULL);
-        q.limit = (int)v;
-    }
+    if (dh_api_page_limit(limit, &q.limit) < 0)
+        return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
+                                     "limit must be a whole number from 1 to 500", 0, NULL);
     if (q.cursor != NULL && q.cursor[strspn(q.cursor, "0123456789")] != '\0')
         return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
                                      "cursor is not one this API gave out", 0, NULL);

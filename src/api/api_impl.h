@@ -18,6 +18,10 @@ struct dh_api {
     unsigned char token_digest[32];
 };
 
+/* The page size of a list: limit (NULL: 50) as a whole number from 1 to
+ * 500. Returns 0, or DH_E_BAD_REQUEST. */
+int dh_api_page_limit(const char *limit, int *out);
+
 /* A query argument, or NULL when absent or empty. */
 const char *dh_api_arg(struct MHD_Connection *conn, const char *name);
 
