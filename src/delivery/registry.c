@@ -111,19 +111,22 @@ static int dh__parse_config(const struct dh_config *cfg, struct dh_ep_entry ***o
             rc = DH_E_CONFIG;
             continue;
         }
+        /* Names are compared as written, so a repeat is reported even when
+         * the first of the two has problems of its own. */
+        const char *name = json_string_value(json_object_get(spec, "name"));
+        for (size_t j = 0; name != NULL && j < i; j++)
+            if (json_equal(json_object_get(json_array_get(cfg->endpoints, j), "name"),
+                           json_object_get(spec, "name"))) {
+                dh_errlist_add(el, cfg->file, line, "endpoint \"%s\" is defined twice", name);
+                rc = DH_E_CONFIG;
+                break;
+            }
         if (dh_endpoint_parse(spec, NULL, 1, &ep, err, sizeof(err)) < 0) {
-            const char *name = json_string_value(json_object_get(spec, "name"));
             dh_errlist_add(el, cfg->file, line, "endpoint %s: %s", name ? name : "(unnamed)",
                            err);
             rc = DH_E_CONFIG;
             continue;
         }
-        for (size_t j = 0; j < nv; j++)
-            if (strcmp(v[j]->ep->name, ep->name) == 0) {
-                dh_errlist_add(el, cfg->file, line, "endpoint \"%s\" is defined twice",
-                               ep->name);
-                rc = DH_E_CONFIG;
-            }
         v[nv++] = dh__entry_new(ep);
     }
     *out = v;

@@ -107,6 +107,49 @@ describe('deskhook check', () => {
     }
   });
 
+  it('endpoints are checked: every bad key of every endpoint, with its line', () => {
+    const p = writeConfig(dir, 'endpoints.yaml', `listen: 127.0.0.1:8080
+admin: {listen: 127.0.0.1:8081, token: "t"}
+sources:
+  - name: testing
+    auth: none
+endpoints:
+  - name: crm
+    url: ftp://crm.example.com/hook
+    timeout: soon
+  - name: chat
+    url: https://chat.example.com/hook
+    secrets: [not-a-whsec]
+  - name: crm
+    url: https://other.example.com/hook
+    signing: none
+`);
+    const r = run(['check', '-c', p], { cwd: dir });
+    assert.equal(r.code, 1, r.stderr);
+    const diags = diagnostics(r.stderr, p);
+    const expect = [
+      { line: 7, re: /crm.*url/ }, { line: 7, re: /crm.*timeout/ },
+      { line: 10, re: /chat.*secrets.*whsec_/ }, { line: 13, re: /"crm" is defined twice/ },
+    ];
+    for (const e of expect) {
+      assert.ok(diags.some((d) => d.line === e.line && e.re.test(d.message)), `${e.re} at line ${e.line}:\n${r.stderr}`);
+    }
+    const good = writeConfig(dir, 'endpoints-ok.yaml', `listen: 127.0.0.1:8080
+admin: {listen: 127.0.0.1:8081, token: "t"}
+sources:
+  - name: testing
+    auth: none
+endpoints:
+  - name: crm
+    url: https://crm.example.com/hook
+    signing: hex
+    secrets: [s3cret]
+`);
+    const ok = run(['check', '-c', good], { cwd: dir });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /1 endpoint\b/);
+  });
+
   it('a YAML syntax error is reported with its line', () => {
     const p = writeConfig(dir, 'syntax.yaml', 'listen: 127.0.0.1:8080\nstore: sqlite:x.db\nadmin: listen: oops\n');
     const r = run(['check', '-c', p], { cwd: dir });
