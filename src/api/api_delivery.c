@@ -34,6 +34,8 @@ static json_t *dh__endpoint_json(struct dh_api *api, struct dh_ep_entry *e)
     return o;
 }
 
+/* Parses a JSON object body into *out. When it is not one, answers the
+ * error, leaves *out NULL and returns the answer's result. */
 static enum MHD_Result dh__bad_body(struct MHD_Connection *conn, const char *body, size_t len,
                                     json_t **out, int required)
 {
@@ -93,8 +95,9 @@ static enum MHD_Result dh__endpoint_change(struct dh_api *api, struct MHD_Connec
             return dh_http_respond_error(conn, rc, err, 0, NULL);
         return dh_http_respond(conn, 204, "", 0, NULL, NULL);
     }
-    if (dh__bad_body(conn, body, len, &spec, 1) != MHD_YES || spec == NULL)
-        return MHD_YES; /* answered */
+    ret = dh__bad_body(conn, body, len, &spec, 1);
+    if (spec == NULL)
+        return ret; /* answered */
     if (key == NULL)
         rc = dh_registry_create(api->reg, spec, &e, err, sizeof(err));
     else
@@ -164,8 +167,11 @@ static enum MHD_Result dh__endpoint_replay(struct dh_api *api, struct MHD_Connec
     }
     snprintf(id, sizeof(id), "%s", e->ep->id);
     dh_epset_release(set);
-    if (dh__bad_body(conn, body, len, &b, 0) != MHD_YES || b == NULL)
-        return MHD_YES;
+    {
+        enum MHD_Result ret = dh__bad_body(conn, body, len, &b, 0);
+        if (b == NULL)
+            return ret; /* answered */
+    }
     state = json_string_value(json_object_get(b, "state"));
     if (json_object_get(b, "state") != NULL && state == NULL)
         state = "";
