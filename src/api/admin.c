@@ -66,6 +66,19 @@ int dh_api_page_limit(const char *limit, int *out)
     return 0;
 }
 
+enum MHD_Result dh_api_respond_page(struct MHD_Connection *conn, int rc, json_t *items,
+                                    const char *next)
+{
+    if (rc < 0) {
+        json_decref(items);
+        return dh_http_respond_error(conn, rc, NULL, 5, NULL);
+    }
+    return dh_http_respond_json(conn, 200,
+                                json_pack("{s:o,s:o}", "items", items, "next_cursor",
+                                          next[0] ? json_string(next) : json_null()),
+                                NULL);
+}
+
 const char *dh_api_arg(struct MHD_Connection *conn, const char *name)
 {
     const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
@@ -84,18 +97,11 @@ static enum MHD_Result dh__list_events(struct dh_api *api, struct MHD_Connection
     q.type = dh_api_arg(conn, "type");
     q.cursor = dh_api_arg(conn, "cursor");
     if (dh_api_page_limit(limit, &q.limit) < 0)
-        return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
-                                     "limit must be a whole number from 1 to 500", 0, NULL);
+        return dh_http_respond_error(conn, DH_E_BAD_REQUEST, DH_API_LIMIT_MESSAGE, 0, NULL);
     if (q.cursor != NULL && !dh_id_valid("evt", q.cursor))
-        return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
-                                     "cursor is not one this API gave out", 0, NULL);
+        return dh_http_respond_error(conn, DH_E_BAD_REQUEST, DH_API_CURSOR_MESSAGE, 0, NULL);
     rc = api->st->ops->list_events(api->st, &q, &items, next);
-    if (rc < 0)
-        return dh_http_respond_error(conn, rc, NULL, 5, NULL);
-    return dh_http_respond_json(conn, 200,
-                                json_pack("{s:o,s:o}", "items", items, "next_cursor",
-                                          next[0] ? json_string(next) : json_null()),
-                                NULL);
+    return dh_api_respond_page(conn, rc, items, next);
 }
 
 static enum MHD_Result dh__get_event(struct dh_api *api, struct MHD_Connection *conn,

@@ -275,28 +275,18 @@ static enum MHD_Result dh__list_deliveries(struct dh_api *api, struct MHD_Connec
     q.event_id = dh_api_arg(conn, "event");
     q.cursor = dh_api_arg(conn, "cursor");
     if (dh_api_page_limit(limit, &q.limit) < 0)
-        return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
-                                     "limit must be a whole number from 1 to 500", 0, NULL);
+        return dh_http_respond_error(conn, DH_E_BAD_REQUEST, DH_API_LIMIT_MESSAGE, 0, NULL);
     if (q.cursor != NULL && q.cursor[strspn(q.cursor, "0123456789")] != '\0')
-        return dh_http_respond_error(conn, DH_E_BAD_REQUEST,
-                                     "cursor is not one this API gave out", 0, NULL);
-    if (q.endpoint_id != NULL) {
-        /* By name or id; the store keeps ids. */
-        struct dh_epset *set = dh_registry_acquire(api->reg);
-        struct dh_ep_entry *e = dh_epset_find(set, q.endpoint_id);
-        if (e != NULL)
-            q.endpoint_id = e->ep->id; /* stays valid: the entry outlives the call below */
-        rc = api->st->ops->dlv_list(api->st, &q, &items, next);
-        dh_epset_release(set);
-    } else {
-        rc = api->st->ops->dlv_list(api->st, &q, &items, next);
-    }
-    if (rc < 0)
-        return dh_http_respond_error(conn, rc, NULL, 5, NULL);
-    return dh_http_respond_json(conn, 200,
-                                json_pack("{s:o,s:o}", "items", items, "next_cursor",
-                                          next[0] ? json_string(next) : json_null()),
-                                NULL);
+        return dh_http_respond_error(conn, DH_E_BAD_REQUEST, DH_API_CURSOR_MESSAGE, 0, NULL);
+    /* endpoint= takes a name or an id; the store keeps ids. The set is held
+     * so the id stays valid through the read. */
+    struct dh_epset *set = dh_registry_acquire(api->reg);
+    struct dh_ep_entry *e = q.endpoint_id ? dh_epset_find(set, q.endpoint_id) : NULL;
+    if (e != NULL)
+        q.endpoint_id = e->ep->id;
+    rc = api->st->ops->dlv_list(api->st, &q, &items, next);
+    dh_epset_release(set);
+    return dh_api_respond_page(conn, rc, items, next);
 }
 
 static enum MHD_Result dh__delivery(struct dh_api *api, struct MHD_Connection *conn,

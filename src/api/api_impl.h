@@ -21,6 +21,12 @@ struct dh_api {
 /* The page size of a list: limit (NULL: 50) as a whole number from 1 to
  * 500. Returns 0, or DH_E_BAD_REQUEST. */
 int dh_api_page_limit(const char *limit, int *out);
+#define DH_API_LIMIT_MESSAGE "limit must be a whole number from 1 to 500"
+#define DH_API_CURSOR_MESSAGE "cursor is not one this API gave out"
+/* Answers one page of a list: {"items", "next_cursor"} (null at the end),
+ * or the store's error rc. Takes items. */
+enum MHD_Result dh_api_respond_page(struct MHD_Connection *conn, int rc, json_t *items,
+                                    const char *next);
 
 /* A query argument, or NULL when absent or empty. */
 const char *dh_api_arg(struct MHD_Connection *conn, const char *name);

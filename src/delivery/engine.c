@@ -34,7 +34,6 @@
 #define DH__BODY_KEEP 4096         /* response bytes kept per attempt */
 #define DH__HEADERS_KEEP 8192      /* response header bytes kept per attempt */
 #define DH__IDLE_POLL_MS 1000      /* look for due work at least this often */
-#define DH__JITTER 1.0             /* dh_backoff_delay's jitter is at most 20% */
 
 enum dh__breaker { DH__BR_CLOSED, DH__BR_OPEN, DH__BR_HALF_OPEN };
 static const char *const dh__br_names[] = {"closed", "open", "half_open"};
@@ -734,10 +733,11 @@ static void dh__maybe_claim(struct dh_engine *eng, struct dh_epset *set, int64_t
     j->claims = dh_calloc(set->n ? set->n : 1, sizeof(*j->claims));
     j->rts = dh_calloc(set->n ? set->n : 1, sizeof(*j->rts));
     unsigned *caps = dh_calloc(set->n ? set->n : 1, sizeof(*caps));
+    struct dh__eprt **rts = dh_calloc(set->n ? set->n : 1, sizeof(*rts));
     size_t nwant = 0;
     for (size_t i = 0; i < set->n; i++) {
         struct dh_ep_entry *ent = set->v[i];
-        struct dh__eprt *rt = dh__rt(eng, ent->ep->id, 1);
+        struct dh__eprt *rt = rts[i] = dh__rt(eng, ent->ep->id, 1);
         unsigned cap = dh__capacity(eng, ent, rt, now, &wake);
         int want = due || (rt->backlog && cap > 0) ||
                    (rt->next_due_ms > 0 && rt->next_due_ms <= now);
@@ -760,7 +760,7 @@ static void dh__maybe_claim(struct dh_engine *eng, struct dh_epset *set, int64_t
             continue;
         j->claims[j->n].endpoint_id = dh_strdup(ent->ep->id);
         j->claims[j->n].limit = cap;
-        j->rts[j->n] = dh__rt(eng, ent->ep->id, 0);
+        j->rts[j->n] = rts[i];
         global -= cap;
         if (now + (int64_t)ent->ep->timeout_ms + eng->lease_margin_ms > j->lease_until_ms)
             j->lease_until_ms = now + (int64_t)ent->ep->timeout_ms + eng->lease_margin_ms;
@@ -768,6 +768,7 @@ static void dh__maybe_claim(struct dh_engine *eng, struct dh_epset *set, int64_t
     }
     eng->rr++;
     free(caps);
+    free(rts);
     eng->next_claim_ms = wake;
     if (j->n == 0) {
         dh__claim_free(j);

@@ -248,10 +248,12 @@ void dh_registry_targets(void *arg, const char *source, const char *type, char *
 }
 
 /* Store writes, run on the commit thread. */
+enum dh__ep_op { DH__EP_SAVE, DH__EP_DELETE, DH__EP_PAUSE };
+
 struct dh__ep_write {
+    enum dh__ep_op op;
     const char *id, *name, *reason;
     char *spec;
-    int op; /* 0 save, 1 delete, 2 pause state */
     int paused;
 };
 
@@ -260,9 +262,9 @@ static int dh__ep_write_call(struct dh_store *st, struct dh_commit_item *item)
     struct dh__ep_write *w = item->call_arg;
     int64_t now = dh_clock_wall_ms();
     switch (w->op) {
-    case 0:
+    case DH__EP_SAVE:
         return st->ops->ep_save(st, w->id, w->name, w->spec, now);
-    case 1:
+    case DH__EP_DELETE:
         return st->ops->ep_delete(st, w->id, now);
     default:
         item->ndue = w->paused ? 0 : 1; /* a resume may make deliveries due */
@@ -311,6 +313,51 @@ static struct dh_ep_entry *dh__replace(struct dh_registry *reg, const char *id,
     if (made != NULL)
         dh_ep_entry_unref(made); /* the set holds it now */
     return made;
+}
+
+/* Stores spec as endpoint ep (durable first), then swaps it in; lock held.
+ * Takes ep; *out gets a reference to the new entry. */
+static int dh__save(struct dh_registry *reg, struct dh_endpoint *ep, const json_t *spec,
+                    struct dh_ep_entry **out, char *err, size_t errlen)
+{
+    struct dh__ep_write w = {.op = DH__EP_SAVE, .id = ep->id, .name = ep->name};
+    int rc;
+
+    if (dh__name_taken(reg->cur, ep->name, ep->id)) {
+        snprintf(err, errlen, "an endpoint named \"%s\" exists", ep->name);
+        dh_endpoint_free(ep);
+        return DH_E_CONFLICT;
+    }
+    w.spec = json_dumps(spec, JSON_COMPACT);
+    rc = dh_commit_call(reg->com, dh__ep_write_call, &w);
+    free(w.spec);
+    if (rc < 0) {
+        snprintf(err, errlen, "the store cannot save the endpoint");
+        dh_endpoint_free(ep);
+        return rc;
+    }
+    *out = dh__replace(reg, ep->id, ep);
+    dh_ep_entry_ref(*out);
+    return 0;
+}
+
+/* The entry an API change may touch (lock held): DH_E_NOT_FOUND, or
+ * DH_E_READ_ONLY for a config endpoint ("change" or "remove" it there). */
+static int dh__writable_entry(struct dh_registry *reg, const char *key, const char *verb,
+                              struct dh_ep_entry **out, char *err, size_t errlen)
+{
+    struct dh_ep_entry *e = dh_epset_find(reg->cur, key);
+    if (e == NULL) {
+        snprintf(err, errlen, "no endpoint %s", key);
+        return DH_E_NOT_FOUND;
+    }
+    if (e->ep->from_config) {
+        snprintf(err, errlen, "endpoint %s is defined in the config file: %s it there",
+                 e->ep->name, verb);
+        return DH_E_READ_ONLY;
+    }
+    *out = e;
+    return 0;
 }
 
 /* What the API shows beside a definition; a definition sent back as it
@@ -374,7 +421,6 @@ int dh_registry_create(struct dh_registry *reg, const json_t *spec, struct dh_ep
     char id[DH_ID_MAX];
     json_t *full = NULL;
     struct dh_endpoint *ep = NULL;
-    struct dh__ep_write w = {0};
     int rc;
 
     *out = NULL;
@@ -395,29 +441,11 @@ int dh_registry_create(struct dh_registry *reg, const json_t *spec, struct dh_ep
     rc = dh_endpoint_parse(full, id, 0, &ep, err, errlen);
     if (rc < 0)
         goto out;
+    /* Under the lock, so two creates of the same name cannot both pass the
+     * check. */
     pthread_mutex_lock(&reg->lock);
-    if (dh__name_taken(reg->cur, ep->name, NULL)) {
-        pthread_mutex_unlock(&reg->lock);
-        snprintf(err, errlen, "an endpoint named \"%s\" exists", ep->name);
-        rc = DH_E_CONFLICT;
-        goto out;
-    }
-    w.op = 0;
-    w.id = id;
-    w.name = ep->name;
-    w.spec = json_dumps(full, JSON_COMPACT);
-    /* Durable first, visible second: under the lock, so two creates of the
-     * same name cannot both pass the check. */
-    rc = dh_commit_call(reg->com, dh__ep_write_call, &w);
-    free(w.spec);
-    if (rc < 0) {
-        pthread_mutex_unlock(&reg->lock);
-        snprintf(err, errlen, "the store cannot save the endpoint");
-        goto out;
-    }
-    *out = dh__replace(reg, id, ep);
+    rc = dh__save(reg, ep, full, out, err, errlen);
     ep = NULL;
-    dh_ep_entry_ref(*out);
     pthread_mutex_unlock(&reg->lock);
 out:
     dh_endpoint_free(ep);
@@ -430,7 +458,6 @@ int dh_registry_update(struct dh_registry *reg, const char *key, const json_t *p
 {
     struct dh_endpoint *ep = NULL;
     json_t *merged = NULL;
-    struct dh__ep_write w = {0};
     struct dh_ep_entry *e;
     int rc;
 
@@ -440,18 +467,9 @@ int dh_registry_update(struct dh_registry *reg, const char *key, const json_t *p
         return DH_E_BAD_REQUEST;
     }
     pthread_mutex_lock(&reg->lock);
-    e = dh_epset_find(reg->cur, key);
-    if (e == NULL) {
-        snprintf(err, errlen, "no endpoint %s", key);
-        rc = DH_E_NOT_FOUND;
+    rc = dh__writable_entry(reg, key, "change", &e, err, errlen);
+    if (rc < 0)
         goto out;
-    }
-    if (e->ep->from_config) {
-        snprintf(err, errlen, "endpoint %s is defined in the config file: change it there",
-                 e->ep->name);
-        rc = DH_E_READ_ONLY;
-        goto out;
-    }
     {
         json_t *p = dh__writable(patch);
         dh__unmask(p, e->ep->spec);
@@ -461,24 +479,8 @@ int dh_registry_update(struct dh_registry *reg, const char *key, const json_t *p
     rc = dh_endpoint_parse(merged, e->ep->id, 0, &ep, err, errlen);
     if (rc < 0)
         goto out;
-    if (dh__name_taken(reg->cur, ep->name, ep->id)) {
-        snprintf(err, errlen, "an endpoint named \"%s\" exists", ep->name);
-        rc = DH_E_CONFLICT;
-        goto out;
-    }
-    w.op = 0;
-    w.id = ep->id;
-    w.name = ep->name;
-    w.spec = json_dumps(merged, JSON_COMPACT);
-    rc = dh_commit_call(reg->com, dh__ep_write_call, &w);
-    free(w.spec);
-    if (rc < 0) {
-        snprintf(err, errlen, "the store cannot save the endpoint");
-        goto out;
-    }
-    *out = dh__replace(reg, ep->id, ep);
+    rc = dh__save(reg, ep, merged, out, err, errlen);
     ep = NULL;
-    dh_ep_entry_ref(*out);
 out:
     pthread_mutex_unlock(&reg->lock);
     dh_endpoint_free(ep);
@@ -494,20 +496,11 @@ int dh_registry_delete(struct dh_registry *reg, const char *key, char *err, size
     int rc;
 
     pthread_mutex_lock(&reg->lock);
-    e = dh_epset_find(reg->cur, key);
-    if (e == NULL) {
-        snprintf(err, errlen, "no endpoint %s", key);
-        rc = DH_E_NOT_FOUND;
+    rc = dh__writable_entry(reg, key, "remove", &e, err, errlen);
+    if (rc < 0)
         goto out;
-    }
-    if (e->ep->from_config) {
-        snprintf(err, errlen, "endpoint %s is defined in the config file: remove it there",
-                 e->ep->name);
-        rc = DH_E_READ_ONLY;
-        goto out;
-    }
     snprintf(id, sizeof(id), "%s", e->ep->id);
-    w.op = 1;
+    w.op = DH__EP_DELETE;
     w.id = id;
     rc = dh_commit_call(reg->com, dh__ep_write_call, &w);
     if (rc < 0) {
@@ -534,7 +527,7 @@ int dh_registry_set_paused(struct dh_registry *reg, const char *key, int paused,
         rc = DH_E_NOT_FOUND;
         goto out;
     }
-    w.op = 2;
+    w.op = DH__EP_PAUSE;
     w.id = e->ep->id;
     w.paused = paused;
     w.reason = reason;
