@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { start, cleanup } from './lib/gateway.mjs';
 import { startReceiver, ok, delayed, redirect } from './lib/receiver.mjs';
 import {
-  api, apiOk, postEvent, deliveryOf, waitState, waitDelivery, getEndpoint, attemptsOf, deliveryConfig,
+  api, apiOk, postEvent, deliveryOf, deliveriesOfEvent, waitState, waitDelivery, getEndpoint, attemptsOf, deliveryConfig,
 } from './lib/delivery.mjs';
 
 const LOOP = ['127.0.0.0/8'];
@@ -33,7 +33,7 @@ function ep(rx, name, extra = {}) {
   };
 }
 
-const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep', 'tls', 'slackapi', 'h2'];
+const NAMES = ['conc', 'rate', 'follow', 'follow-private', 'refused', 'big', 'tmpl', 'keep', 'tls', 'slackapi', 'h2', 'put', 'off'];
 
 describe('delivery limits', () => {
   let rx;
@@ -57,6 +57,8 @@ describe('delivery limits', () => {
           template: { text: 'New {{event}} from {{source}}', ticket: '{{data.ticket.id}}', id: '{{webhook_id}}' },
         }),
         ep(rx, 'keep'),
+        ep(rx, 'put', { method: 'PUT', auth: { basic: { username: 'hook', password: 'pw-limits' } } }),
+        ep(rx, 'off', { active: false }),
       ],
     });
     g = await start(cfg, { env: { DESKHOOK_ALLOW_PRIVATE: undefined } });
@@ -256,6 +258,19 @@ describe('delivery limits', () => {
     const [r] = await rx.waitForCount('/services/T000/B000/secretpart', 1);
     assert.ok(Array.isArray(r.json?.attachments), 'sent to the stored URL');
     await waitState(g, (await deliveryOf(g, e, created)).id, 'delivered');
+  });
+
+  it('method PUT with basic auth; an inactive endpoint gets no deliveries', async () => {
+    const e = await postEvent(g, 's-put');
+    await waitState(g, (await deliveryOf(g, e, 'put')).id, 'delivered');
+    const [r] = rx.forEvent(e, '/put');
+    assert.equal(r.method, 'PUT');
+    assert.equal(r.headers.authorization, `Basic ${Buffer.from('hook:pw-limits').toString('base64')}`);
+
+    const off = await postEvent(g, 's-off');
+    await new Promise((res) => setTimeout(res, 300));
+    assert.deepEqual(await deliveriesOfEvent(g, off), [], 'no delivery for an inactive endpoint');
+    assert.equal(rx.count('/off'), 0);
   });
 
   it('a pause survives a restart', async () => {
